@@ -1,0 +1,17 @@
+"""URLs on a tenant's host: its status page, its staff admin, its API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.core.views import status_home
+
+admin.site.site_header = "Clarion"
+admin.site.site_title = "Clarion"
+
+urlpatterns = [
+    path("", status_home, name="status-home"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("apps.core.api.urls")),
+]
+
+handler404 = "apps.core.views.not_found"

@@ -1,0 +1,68 @@
+"""Two tenants for the whole session (committed once), each test in a rolled-back
+transaction inside the `test` tenant's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.core.models import ApiKey
+from apps.core.services import apikey_create
+from apps.tenants.models import Tenant
+from apps.tenants.services import tenant_create
+
+TEST_HOST = "test.localhost"
+OTHER_HOST = "other.localhost"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock():
+        tenant_create(slug="test", name="Test Tenant")
+        tenant_create(slug="other", name="Other Tenant")
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_after_each_test() -> Iterator[None]:
+    """Requests switch the connection's schema; the next test starts from public again."""
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return Tenant.objects.get(slug="test")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> Tenant:
+    return Tenant.objects.get(slug="other")
+
+
+@pytest.fixture
+def tenant_db(tenant: Tenant) -> Iterator[Tenant]:
+    """The database, inside the test tenant's schema."""
+    connection.set_tenant(tenant)
+    yield tenant
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def tenant_client(tenant_db: Tenant) -> Client:
+    return Client(HTTP_HOST=TEST_HOST)
+
+
+@pytest.fixture
+def api_key(tenant_db: Tenant) -> tuple[ApiKey, str]:
+    return apikey_create(name="Test suite", actor="pytest")
+
+
+@pytest.fixture
+def api_client(api_key: tuple[ApiKey, str]) -> APIClient:
+    client = APIClient(HTTP_HOST=TEST_HOST)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    return client

@@ -1,0 +1,71 @@
+"""Start-up refuses a missing or malformed variable and names it."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from config.embedded import BASE_DIR
+
+
+def _start(settings_module: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module}
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"DATABASE_URL": None}, "DATABASE_URL is not set"),
+        (
+            {"DATABASE_URL": "mysql://db/clarion"},
+            "DATABASE_URL='mysql://db/clarion' is not a valid",
+        ),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a valid URL"),
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"CLARION_BASE_DOMAIN": "https://status.example"}, "CLARION_BASE_DOMAIN="),
+    ],
+)
+def test_bad_configuration_stops_start_up_naming_the_variable(overrides, expected) -> None:
+    result = _start("config.settings.test", **overrides)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert expected in result.stderr
+
+
+def test_production_requires_a_secret_key() -> None:
+    result = _start("config.settings.production", SECRET_KEY=None)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_settings_pass_the_deployment_checks() -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    env.pop("DEBUG", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
