@@ -1,6 +1,6 @@
 """Celery queues, split so that a slow provider cannot starve the others."""
 
-from kombu import Queue
+from kombu import Exchange, Queue
 
 QUEUE_NAMES = (
     "default",
@@ -11,8 +11,11 @@ QUEUE_NAMES = (
     "integrations",
     "retry",
 )
-CELERY_QUEUES = tuple(Queue(name) for name in QUEUE_NAMES)
-# Task name prefix -> queue. Tasks not matched go to `default`.
+# One direct exchange per queue with its own routing key: a message reaches one queue only.
+CELERY_QUEUES = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUE_NAMES
+)
+# Task name pattern -> queue. Tasks not matched go to `default`.
 CELERY_TASK_ROUTES = {
     "communications.fanout_*": {"queue": "fanout"},
     "communications.send_email*": {"queue": "send.email"},

@@ -1,4 +1,6 @@
-from django.apps import AppConfig
+from typing import Any
+
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.db.models.signals import post_migrate
 
@@ -16,7 +18,14 @@ class CoreConfig(AppConfig):
         from apps.core.roles import roles_sync
 
         tenant_jobs.load(settings.CLARION_TENANT_PERIODIC_JOBS)
-        # After auth has created the permissions of every migrated app in this schema.
+        # post_migrate is sent once per app, and auth creates each app's permissions on its
+        # own signal: sync the roles once, on the last app's, when every permission exists.
+        last_app = [c for c in apps.get_app_configs() if c.models_module is not None][-1]
+
+        def sync_roles_after_last_app(app_config: AppConfig, **kwargs: Any) -> None:
+            if app_config is last_app:
+                roles_sync()
+
         post_migrate.connect(
-            lambda **kwargs: roles_sync(), weak=False, dispatch_uid="clarion.roles_sync"
+            sync_roles_after_last_app, weak=False, dispatch_uid="clarion.roles_sync"
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import models
+from django.conf import settings
+from django.db import connection, models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
 from apps.tenants.choices import Plan, TenantKind
+from apps.tenants.cloning import schema_clone
 from apps.tenants.validators import validate_tenant_slug
 
 
@@ -29,6 +32,24 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    def create_schema(
+        self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
+    ) -> bool:
+        """Customer tenants are copied from the template schema (see apps.tenants.cloning);
+        the template itself, and any tenant when no template exists, run the migrations."""
+        base = settings.TENANT_BASE_SCHEMA
+        if (
+            sync_schema
+            and get_creation_fakes_migrations()
+            and self.kind == TenantKind.CUSTOMER
+            and not (check_if_exists and schema_exists(self.schema_name))
+            and schema_exists(base)
+        ):
+            connection.set_schema_to_public()
+            schema_clone(source=base, target=self.schema_name)
+            return True
+        return bool(super().create_schema(check_if_exists, sync_schema, verbosity))
 
 
 class Domain(DomainMixin):

@@ -1,3 +1,4 @@
+import os
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -13,7 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant, created = demo_seed()
+        url = tenant_url(tenant, port=int(os.environ.get("CLARION_PORT", "8000")))
         self.stdout.write(f"{'Created' if created else 'Found'} demo tenant {tenant.slug}.")
-        self.stdout.write(f"Status page: {tenant_url(tenant, port=8000)}")
-        self.stdout.write(f"Admin:       {tenant_url(tenant, port=8000)}admin/")
-        self.stdout.write(f"Sign in as   {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
+        self.stdout.write(f"  Status page: {url}")
+        self.stdout.write(f"  Admin:       {url}admin/")
+        self.stdout.write(f"  Sign in as   {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")

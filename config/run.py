@@ -1,0 +1,130 @@
+"""`make run`: everything Clarion needs, in the foreground, stopped together by Ctrl-C.
+
+Starts the embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, migrates
+every schema, seeds the demo tenant, then runs the web server, one Celery worker and Celery
+beat. `CLARION_PORT` (default 8000) and `CLARION_BIND` (default 127.0.0.1) move the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from config import embedded
+from config.celery_queues import QUEUE_NAMES
+
+STOP_GRACE_SECONDS = 15
+
+
+def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
+    # Each child leads its own process group so that stopping it also stops what it forked
+    # (runserver's autoreloader, the worker's pool).
+    return subprocess.Popen([sys.executable, *args], start_new_session=True)
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    for child in children:  # a grandchild may outlive its group leader
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    external_db = bool(os.environ.get("DATABASE_URL"))
+    external_redis = bool(os.environ.get("REDIS_URL"))
+    try:
+        return _serve()
+    finally:
+        root = embedded.embedded_dir()
+        if not external_redis:
+            embedded.stop_redis(root)
+        if not external_db:
+            embedded.stop_postgres(root)
+        print("Stopped.", flush=True)
+
+
+def _serve() -> int:
+    embedded.bootstrap()
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    call_command("demo")
+
+    port = os.environ.get("CLARION_PORT", "8000")
+    bind = os.environ.get("CLARION_BIND", "127.0.0.1")
+    children = [
+        _spawn(["manage.py", "runserver", f"{bind}:{port}"]),
+        _spawn(
+            [
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                ",".join(QUEUE_NAMES),
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                "clarion@%h",
+            ]
+        ),
+        _spawn(["-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]),
+    ]
+    print(
+        f"\nClarion is starting on port {port}: web, worker and beat. Ctrl-C stops everything.\n"
+        f"  Platform admin: http://localhost:{port}/admin/ (create an operator with "
+        "`.venv/bin/python manage.py createsuperuser`)\n",
+        flush=True,
+    )
+
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(
+                        f"{' '.join(map(str, child.args[1:4]))} exited with "
+                        f"{child.returncode}; stopping the rest.",
+                        file=sys.stderr,
+                    )
+                    exit_code = child.returncode or 1
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        print("\nStopping Clarion...", flush=True)
+        _stop(children)
+    return exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
