@@ -110,11 +110,10 @@ def _serve() -> int:
     exit_code = 0
     try:
         while not stopping:
-            for child in children:
+            for name, child in zip(("web", "worker", "beat"), children, strict=True):
                 if child.poll() is not None:
                     print(
-                        f"{' '.join(map(str, child.args[1:4]))} exited with "
-                        f"{child.returncode}; stopping the rest.",
+                        f"{name} exited with {child.returncode}; stopping the rest.",
                         file=sys.stderr,
                     )
                     exit_code = child.returncode or 1

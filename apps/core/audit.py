@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
+from apps.accounts.models import User
 from apps.core.models import ApiKey, AuditEvent
 
 Actor = AbstractBaseUser | AnonymousUser | ApiKey | str | None
@@ -32,7 +33,7 @@ def audit_record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Write one audit entry for `action` (e.g. `incident.resolved`) on `obj`."""
-    user = actor if isinstance(actor, AbstractBaseUser) and actor.pk else None
+    user = actor if isinstance(actor, User) and actor.pk else None
     return AuditEvent.objects.create(
         actor=user,
         actor_label=actor_label(actor)[:200],

@@ -5,12 +5,12 @@ Keys live in the tenant's schema, so a key of one tenant is unknown on another's
 
 from __future__ import annotations
 
-from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from apps.core.models import ApiKey
 from apps.core.selectors import apikey_authenticate
+from apps.core.tenancy import current_schema
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -25,7 +25,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send the API key as 'Authorization: Bearer <key>'."
             )
-        if connection.schema_name == "public":
+        if current_schema() == "public":
             raise exceptions.AuthenticationFailed(
                 "API keys belong to a tenant: call the API on the tenant's host."
             )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
+
+from apps.core.tenancy import current_schema
 
 RESPONDER = "Responder"
 APPROVER = "Communications approver"
@@ -34,7 +35,7 @@ def _granted(patterns: tuple[str, ...], name: str) -> bool:
 
 def roles_sync() -> None:
     """Create the role groups in the current tenant schema and (re)apply their grants."""
-    if connection.schema_name == "public":
+    if current_schema() == "public":
         return
     perms = list(Permission.objects.select_related("content_type"))
     for role, patterns in ROLE_GRANTS.items():

@@ -8,6 +8,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.core.audit import Actor, audit_record
 from apps.core.choices import ApiKeyRole
 from apps.core.exceptions import ValidationFailed
@@ -41,7 +42,7 @@ def apikey_create(
         role=role,
         prefix=raw[: len(KEY_PREFIX) + 6],
         key_hash=apikey_hash(raw),
-        created_by=actor if getattr(actor, "is_staff", False) else None,
+        created_by=actor if isinstance(actor, User) else None,
     )
     audit_record(actor=actor, action="apikey.created", obj=key, details={"role": role})
     return key, raw

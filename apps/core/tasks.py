@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.core.periodic import tenant_jobs
+from apps.core.tenancy import current_schema
 from apps.tenants.selectors import tenant_schemas_active
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def tenant_tick() -> list[str]:
         try:
             job()
         except Exception:
-            logger.exception("periodic job %s failed in schema %s", name, connection.schema_name)
+            logger.exception("periodic job %s failed in schema %s", name, current_schema())
         else:
             ran.append(name)
     return ran

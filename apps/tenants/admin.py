@@ -47,20 +47,22 @@ class TenantCreateForm(forms.ModelForm):  # type: ignore[type-arg]
         model = Tenant
         fields = ("slug", "name", "plan")
 
+    actor: Any = None  # set per request by TenantAdmin.get_form
+    created: Tenant | None = None
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        self._created: Tenant | None = None
         if self.errors:
             return data
         try:
-            self._created = tenant_create(
+            self.created = tenant_create(
                 slug=data["slug"],
                 name=data["name"],
                 plan=data.get("plan") or Plan.TEAM,
                 domain=data.get("domain") or None,
                 admin_email=data.get("admin_email") or None,
                 admin_password=data.get("admin_password") or None,
-                actor=self._actor,
+                actor=self.actor,
             )
         except ValidationFailed as exc:
             for field, messages in exc.fields.items():
@@ -84,13 +86,12 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("slug", "name")
     readonly_fields = ("slug", "schema_name", "kind", "created")
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
-            kwargs["form"] = TenantCreateForm
-            form = super().get_form(request, obj, **kwargs)
-            form._actor = request.user
-            return form
-        return super().get_form(request, obj, **kwargs)
+            kwargs["form"] = type("TenantCreateForm", (TenantCreateForm,), {"actor": request.user})
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else ()
@@ -112,7 +113,7 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if change:
             super().save_model(request, obj, form, change)
         else:  # created by tenant_create in the form's clean()
-            obj.pk = form._created.pk
+            obj.pk = form.created.pk
             obj.refresh_from_db()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
+from apps.core.tenancy import tenant_connection
 from apps.tenants.choices import Plan, TenantKind
 from apps.tenants.cloning import schema_clone
 from apps.tenants.validators import validate_tenant_slug
@@ -46,7 +47,7 @@ class Tenant(TenantMixin):
             and not (check_if_exists and schema_exists(self.schema_name))
             and schema_exists(base)
         ):
-            connection.set_schema_to_public()
+            tenant_connection().set_schema_to_public()
             schema_clone(source=base, target=self.schema_name)
             return True
         return bool(super().create_schema(check_if_exists, sync_schema, verbosity))

@@ -69,3 +69,10 @@ def test_beat_runs_the_tick_every_minute_from_the_database_scheduler() -> None:
     entry = app.conf.beat_schedule["clarion-tick"]
     assert entry["task"] == tick.name == "core.tick"
     assert entry["schedule"] == 60.0
+
+
+def test_each_queue_has_its_own_routing_key() -> None:
+    queues = app.amqp.queues
+    assert set(QUEUE_NAMES) <= set(queues)
+    keys = [queues[name].routing_key for name in QUEUE_NAMES]
+    assert keys == list(QUEUE_NAMES)  # a message routed to one queue reaches no other

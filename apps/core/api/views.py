@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.db import connection
+from typing import cast
+
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -10,6 +11,8 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from apps.core.api.errors import error_body, error_responses
+from apps.core.models import ApiKey
+from apps.core.tenancy import current_tenant
 
 
 class ApiRootView(APIView):
@@ -31,11 +34,12 @@ class ApiRootView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        key = cast(ApiKey, request.auth)
         return Response(
             {
-                "tenant": connection.tenant.slug,
-                "api_key": request.auth.name,
-                "role": request.auth.role,
+                "tenant": current_tenant().slug,
+                "api_key": key.name,
+                "role": key.role,
                 "links": {"schema": reverse("api-schema", request=request)},
             }
         )
