@@ -91,6 +91,7 @@ TENANT_APPS = [
     "django.contrib.admin",
     "apps.accounts",
     "apps.core",
+    "apps.incidents",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -1,0 +1,634 @@
+"""Incident use-cases: open, assess, update, confirm, re-grade, resolve, reopen, false alarm,
+attach to a parent, edit. Each runs in one transaction, writes an audit entry, emits its
+domain event on commit and refuses illegal moves with an ApplicationError that says why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.core.audit import Actor, actor_label, audit_record
+from apps.core.events import emit
+from apps.core.exceptions import Conflict, ValidationFailed
+from apps.incidents import events
+from apps.incidents.choices import (
+    OPEN_STATUSES,
+    UPDATE_STATUSES,
+    ComponentStatus,
+    IncidentSource,
+    IncidentStatus,
+    Severity,
+)
+from apps.incidents.models import Incident, IncidentService, IncidentUpdate
+from apps.incidents.selectors import incident_clocks, policy_for, policy_settings
+from apps.incidents.services.common import (
+    UNCHANGED,
+    Unchanged,
+    check_future,
+    resolve_regions,
+    resolve_services,
+    snapshot,
+)
+
+TITLE_MAX = 200
+
+
+def _author(actor: Actor) -> dict[str, Any]:
+    return {
+        "author": actor if isinstance(actor, User) else None,
+        "author_label": actor_label(actor)[:200],
+    }
+
+
+def _lock(incident: Incident) -> Incident:
+    """The incident's row, locked for this transaction, so concurrent moves serialise."""
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _require_open(incident: Incident, doing: str) -> None:
+    if incident.status == IncidentStatus.RESOLVED:
+        raise Conflict(
+            f"Incident #{incident.pk} is resolved; reopen it before you {doing}.",
+            code="incident_resolved",
+        )
+
+
+def _update_interval(incident: Incident) -> timedelta | None:
+    """The cadence in force: the extended-outage interval once an outage is extended,
+    else the severity policy's (None = no cadence)."""
+    settings = policy_settings()
+    policy = policy_for(incident.severity)
+    if incident_clocks(incident, settings=settings, policy=policy).extended_outage:
+        return settings.extended_update_interval
+    return policy.update_interval
+
+
+def _next_update_due(
+    incident: Incident, *, promised: datetime | None, now: datetime
+) -> datetime | None:
+    if not incident.customer_impact_confirmed:
+        return None  # no customer cadence before impact is confirmed
+    if promised is not None:
+        return promised
+    interval = _update_interval(incident)
+    return now + interval if interval else None
+
+
+def _acknowledge(incident: Incident, now: datetime) -> None:
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+
+
+def _set_eta(incident: Incident, eta: datetime | None, now: datetime) -> None:
+    if eta is None and incident.eta is not None:
+        incident.eta_unknown_since = now
+    elif eta is not None:
+        incident.eta_unknown_since = None
+    incident.eta = eta
+
+
+@transaction.atomic
+def incident_open(
+    *,
+    title: str,
+    severity: str,
+    services: Mapping[str, str] | None = None,
+    regions: Sequence[str] = (),
+    internal_title: str = "",
+    impact_scope_pct: int | None = None,
+    body: str = "",
+    commander: User | None = None,
+    customer_impact_confirmed: bool | None = None,
+    source: str = IncidentSource.MANUAL,
+    external_id: str = "",
+    started_at: datetime | None = None,
+    actor: Actor,
+) -> Incident:
+    """Open an incident. Monitoring sources open it in `triage` (customer impact not
+    confirmed: internal alerts only); a person opens it confirmed unless told otherwise.
+
+    `services` maps service slugs to the component status the incident puts them in;
+    `regions` are region codes (none = all regions). Opening again with the same `source`
+    and `external_id` returns the existing incident."""
+    now = timezone.now()
+    if external_id:
+        existing = Incident.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            return existing
+    errors: dict[str, list[str]] = {}
+    title = title.strip()
+    if not title:
+        errors["title"] = ["Give the incident a customer-facing title, e.g. 'Payments delayed'."]
+    elif len(title) > TITLE_MAX:
+        errors["title"] = [f"Use at most {TITLE_MAX} characters."]
+    if severity not in Severity.values:
+        errors["severity"] = [f"Unknown severity {severity!r}: use one of P1, P2, P3, P4."]
+    if source not in IncidentSource.values:
+        errors["source"] = [f"Unknown source {source!r}."]
+    if impact_scope_pct is not None and not 0 <= impact_scope_pct <= 100:
+        errors["impact_scope_pct"] = ["Give a percentage between 0 and 100."]
+    if started_at is not None and started_at > now + timedelta(minutes=5):
+        errors["started_at"] = ["An incident cannot start in the future."]
+    affected, service_errors = resolve_services(services or {})
+    region_rows, region_errors = resolve_regions(regions)
+    errors.update(service_errors | region_errors)
+    if errors:
+        raise ValidationFailed("The incident cannot be opened.", fields=errors)
+
+    confirmed = (
+        source == IncidentSource.MANUAL
+        if customer_impact_confirmed is None
+        else customer_impact_confirmed
+    )
+    if body.strip() and not confirmed:
+        raise ValidationFailed(
+            "A public message needs confirmed customer impact.",
+            fields={"body": ["Leave it empty until customer impact is confirmed."]},
+        )
+    started = started_at or now
+    incident = Incident.objects.create(
+        title=title,
+        internal_title=internal_title.strip(),
+        severity=severity,
+        status=IncidentStatus.INVESTIGATING if confirmed else IncidentStatus.TRIAGE,
+        customer_impact_confirmed=confirmed,
+        impact_confirmed_at=now if confirmed else None,
+        impact_scope_pct=impact_scope_pct,
+        commander=commander,
+        started_at=started,
+        detected_at=now,
+        eta_unknown_since=started,
+        source=source,
+        external_id=external_id,
+    )
+    IncidentService.objects.bulk_create(
+        IncidentService(incident=incident, service=service, component_status=status)
+        for service, status in affected
+    )
+    incident.regions.set(region_rows)
+    incident.next_update_due = _next_update_due(incident, promised=None, now=now)
+    incident.save(update_fields=["next_update_due"])
+    update = None
+    if body.strip():
+        update = IncidentUpdate.objects.create(
+            incident=incident,
+            status=incident.status,
+            body=body.strip(),
+            next_update_at=incident.next_update_due,
+            component_changes=[
+                {
+                    "service": s.slug,
+                    "name": s.name,
+                    "old_status": ComponentStatus.OPERATIONAL,
+                    "new_status": status,
+                }
+                for s, status in affected
+            ],
+            created_at=now,
+            display_at=now,
+            **_author(actor),
+        )
+    audit_record(
+        actor=actor,
+        action="incident.opened",
+        obj=incident,
+        details={"severity": severity, "confirmed": confirmed, "source": source},
+    )
+    emit(events.INCIDENT_OPENED, incident_id=incident.pk, confirmed=confirmed)
+    if update is not None:
+        emit(
+            events.UPDATE_POSTED,
+            incident_id=incident.pk,
+            update_id=update.pk,
+            deliver_notifications=True,
+        )
+    return incident
+
+
+@transaction.atomic
+def incident_assess(
+    *,
+    incident: Incident,
+    hypothesis: str | Unchanged = UNCHANGED,
+    eta: datetime | Unchanged | None = UNCHANGED,
+    impact_scope_pct: int | Unchanged | None = UNCHANGED,
+    actor: Actor,
+) -> Incident:
+    """Record the initial assessment (root-cause hypothesis, ETA, scope); the first one
+    stops the assessment clock."""
+    incident = _lock(incident)
+    _require_open(incident, "assess it")
+    now = timezone.now()
+    errors: dict[str, list[str]] = {}
+    if not isinstance(eta, Unchanged) and eta is not None:
+        errors |= check_future("eta", eta, now)
+    if isinstance(impact_scope_pct, int) and not 0 <= impact_scope_pct <= 100:
+        errors["impact_scope_pct"] = ["Give a percentage between 0 and 100."]
+    if errors:
+        raise ValidationFailed("The assessment cannot be recorded.", fields=errors)
+    before = snapshot(incident, ("root_cause_hypothesis", "eta", "impact_scope_pct", "assessed_at"))
+    if not isinstance(hypothesis, Unchanged):
+        incident.root_cause_hypothesis = hypothesis.strip()
+    if not isinstance(eta, Unchanged):
+        _set_eta(incident, eta, now)
+    if not isinstance(impact_scope_pct, Unchanged):
+        incident.impact_scope_pct = impact_scope_pct
+    if incident.assessed_at is None:
+        incident.assessed_at = now
+    _acknowledge(incident, now)
+    after = snapshot(incident, before)
+    if after == before:
+        return incident
+    incident.save()
+    audit_record(
+        actor=actor,
+        action="incident.assessed",
+        obj=incident,
+        details={k: str(v) for k, v in after.items() if before[k] != v},
+    )
+    emit(events.INCIDENT_CHANGED, incident_id=incident.pk, fields=sorted(after))
+    return incident
+
+
+@transaction.atomic
+def incident_post_update(
+    *,
+    incident: Incident,
+    body: str = "",
+    status: str | None = None,
+    internal_note: str = "",
+    eta: datetime | Unchanged | None = UNCHANGED,
+    next_update_at: datetime | None = None,
+    component_changes: Mapping[str, str] | None = None,
+    deliver_notifications: bool = True,
+    actor: Actor,
+) -> IncidentUpdate:
+    """Post a timeline entry: a public `body` (customers see it), an `internal_note` (never
+    public), a new status, ETA, promised next update time and component status changes
+    (service slug -> status; a service not yet affected is added). Resets the update clock."""
+    incident = _lock(incident)
+    _require_open(incident, "post an update")
+    now = timezone.now()
+    body, internal_note = body.strip(), internal_note.strip()
+    new_status = status or incident.status
+    errors: dict[str, list[str]] = {}
+    if not body and not internal_note:
+        errors["body"] = ["Write a public message, an internal note, or both."]
+    if body and not incident.customer_impact_confirmed:
+        errors["body"] = [
+            "Customer impact is not confirmed: confirm it before posting a public message, "
+            "or write an internal note instead."
+        ]
+    if status is not None and status not in UPDATE_STATUSES and status != incident.status:
+        allowed = ", ".join(UPDATE_STATUSES)
+        hint = " Use resolve to resolve it." if status == IncidentStatus.RESOLVED else ""
+        errors["status"] = [f"An update can move the incident to {allowed}.{hint}"]
+    if not isinstance(eta, Unchanged) and eta is not None:
+        errors |= check_future("eta", eta, now)
+    if next_update_at is not None:
+        errors |= check_future("next_update_at", next_update_at, now)
+    changes, change_errors = resolve_services(component_changes or {}, field="component_changes")
+    errors |= change_errors
+    if errors:
+        raise ValidationFailed("The update cannot be posted.", fields=errors)
+
+    current = {row.service_id: row for row in incident.affected.select_related("service")}
+    recorded = []
+    for service, new in changes:
+        row = current.get(service.pk)
+        old = row.component_status if row else ComponentStatus.OPERATIONAL
+        if row is None:
+            IncidentService.objects.create(incident=incident, service=service, component_status=new)
+        elif old != new:
+            row.component_status = new
+            row.save(update_fields=["component_status"])
+        if old != new:
+            recorded.append(
+                {
+                    "service": service.slug,
+                    "name": service.name,
+                    "old_status": old,
+                    "new_status": new,
+                }
+            )
+    if new_status == IncidentStatus.MONITORING and incident.monitoring_at is None:
+        incident.monitoring_at = now
+    incident.status = new_status
+    if not isinstance(eta, Unchanged):
+        _set_eta(incident, eta, now)
+    _acknowledge(incident, now)
+    incident.next_update_due = _next_update_due(incident, promised=next_update_at, now=now)
+    incident.save()
+    update = IncidentUpdate.objects.create(
+        incident=incident,
+        status=new_status,
+        body=body,
+        internal_note=internal_note,
+        eta=incident.eta,
+        next_update_at=incident.next_update_due,
+        component_changes=recorded,
+        deliver_notifications=deliver_notifications and bool(body),
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="incident.update_posted",
+        obj=incident,
+        details={"update_id": update.pk, "status": new_status, "public": bool(body)},
+    )
+    emit(
+        events.UPDATE_POSTED,
+        incident_id=incident.pk,
+        update_id=update.pk,
+        deliver_notifications=update.deliver_notifications,
+    )
+    return update
+
+
+@transaction.atomic
+def incident_confirm_impact(*, incident: Incident, actor: Actor) -> Incident:
+    """Customers are affected: the incident leaves triage, becomes public and its update
+    cadence starts."""
+    incident = _lock(incident)
+    _require_open(incident, "confirm customer impact")
+    if incident.customer_impact_confirmed:
+        return incident
+    now = timezone.now()
+    incident.customer_impact_confirmed = True
+    incident.impact_confirmed_at = now
+    if incident.status == IncidentStatus.TRIAGE:
+        incident.status = IncidentStatus.INVESTIGATING
+    _acknowledge(incident, now)
+    incident.next_update_due = _next_update_due(incident, promised=None, now=now)
+    incident.save()
+    IncidentUpdate.objects.create(
+        incident=incident,
+        status=incident.status,
+        created_at=now,
+        display_at=now,
+        internal_note="Customer impact confirmed.",
+        deliver_notifications=False,
+        **_author(actor),
+    )
+    audit_record(actor=actor, action="incident.impact_confirmed", obj=incident)
+    emit(events.INCIDENT_IMPACT_CONFIRMED, incident_id=incident.pk)
+    return incident
+
+
+@transaction.atomic
+def incident_change_severity(
+    *, incident: Incident, severity: str, reason: str = "", actor: Actor
+) -> Incident:
+    """Re-grade the incident; a shorter cadence applies from now on."""
+    incident = _lock(incident)
+    _require_open(incident, "change its severity")
+    if severity not in Severity.values:
+        raise ValidationFailed(
+            "The severity cannot be changed.",
+            fields={"severity": [f"Unknown severity {severity!r}: use one of P1, P2, P3, P4."]},
+        )
+    if incident.severity == severity:
+        return incident
+    now = timezone.now()
+    old = incident.severity
+    incident.severity = severity
+    if incident.customer_impact_confirmed:
+        interval = _update_interval(incident)
+        earliest = now + interval if interval else None
+        if earliest and (incident.next_update_due is None or earliest < incident.next_update_due):
+            incident.next_update_due = earliest
+    incident.save()
+    note = f"Severity changed from {old} to {severity}." + (f" {reason.strip()}" if reason else "")
+    IncidentUpdate.objects.create(
+        incident=incident,
+        status=incident.status,
+        internal_note=note,
+        created_at=now,
+        display_at=now,
+        deliver_notifications=False,
+        **_author(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="incident.severity_changed",
+        obj=incident,
+        details={"old": old, "new": severity, "reason": reason},
+    )
+    emit(events.INCIDENT_SEVERITY_CHANGED, incident_id=incident.pk, old=old, new=severity)
+    return incident
+
+
+def _close(
+    incident: Incident, *, body: str, note: str, now: datetime, actor: Actor
+) -> IncidentUpdate:
+    """Resolve `incident`: every affected service back to operational, clocks stopped."""
+    recorded = []
+    for row in incident.affected.select_related("service"):
+        if row.component_status != ComponentStatus.OPERATIONAL:
+            recorded.append(
+                {
+                    "service": row.service.slug,
+                    "name": row.service.name,
+                    "old_status": row.component_status,
+                    "new_status": ComponentStatus.OPERATIONAL,
+                }
+            )
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = now
+    incident.next_update_due = None
+    incident.save()
+    return IncidentUpdate.objects.create(
+        incident=incident,
+        status=IncidentStatus.RESOLVED,
+        body=body if incident.customer_impact_confirmed else "",
+        internal_note=note,
+        component_changes=recorded,
+        deliver_notifications=bool(body) and incident.customer_impact_confirmed,
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+
+
+@transaction.atomic
+def incident_resolve(*, incident: Incident, body: str = "", actor: Actor) -> IncidentUpdate:
+    """Resolve the incident (and its open children, which share its thread); every affected
+    service returns to operational."""
+    incident = _lock(incident)
+    if incident.status == IncidentStatus.RESOLVED:
+        when = f" at {incident.resolved_at:%Y-%m-%d %H:%M} UTC" if incident.resolved_at else ""
+        raise Conflict(
+            f"Incident #{incident.pk} is already resolved{when}.", code="incident_resolved"
+        )
+    if incident.customer_impact_confirmed and not body.strip():
+        raise ValidationFailed(
+            "Tell customers it is resolved.",
+            fields={"body": ["Write the resolution message customers will see."]},
+        )
+    now = timezone.now()
+    update = _close(incident, body=body.strip(), note="", now=now, actor=actor)
+    for child in incident.children.filter(status__in=OPEN_STATUSES).select_for_update():
+        _close(
+            child,
+            body="",
+            note=f"Resolved with parent incident #{incident.pk}.",
+            now=now,
+            actor=actor,
+        )
+        audit_record(
+            actor=actor, action="incident.resolved", obj=child, details={"with_parent": incident.pk}
+        )
+        emit(events.INCIDENT_RESOLVED, incident_id=child.pk, update_id=None)
+    audit_record(
+        actor=actor, action="incident.resolved", obj=incident, details={"update_id": update.pk}
+    )
+    emit(events.INCIDENT_RESOLVED, incident_id=incident.pk, update_id=update.pk)
+    return update
+
+
+@transaction.atomic
+def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Incident:
+    """The problem is back: the incident returns to investigating with its cadence."""
+    incident = _lock(incident)
+    if incident.status != IncidentStatus.RESOLVED:
+        raise Conflict(
+            f"Incident #{incident.pk} is open; only a resolved incident can be reopened.",
+            code="incident_open",
+        )
+    if incident.false_alarm:
+        raise Conflict(
+            "A false alarm cannot be reopened; open a new incident instead.", code="false_alarm"
+        )
+    if not reason.strip():
+        raise ValidationFailed("Say why it is reopened.", fields={"reason": ["Required."]})
+    now = timezone.now()
+    incident.status = (
+        IncidentStatus.INVESTIGATING
+        if incident.customer_impact_confirmed
+        else IncidentStatus.TRIAGE
+    )
+    incident.resolved_at = None
+    incident.next_update_due = _next_update_due(incident, promised=None, now=now)
+    incident.save()
+    IncidentUpdate.objects.create(
+        incident=incident,
+        status=incident.status,
+        internal_note=f"Reopened: {reason.strip()}",
+        created_at=now,
+        display_at=now,
+        deliver_notifications=False,
+        **_author(actor),
+    )
+    audit_record(actor=actor, action="incident.reopened", obj=incident, details={"reason": reason})
+    emit(events.INCIDENT_REOPENED, incident_id=incident.pk)
+    return incident
+
+
+@transaction.atomic
+def incident_mark_false_alarm(*, incident: Incident, note: str = "", actor: Actor) -> Incident:
+    """Not a real problem: close it as a false alarm. If customers already heard about it,
+    the event says so (`was_public`), so that an apology can go to exactly them."""
+    incident = _lock(incident)
+    if incident.false_alarm:
+        return incident
+    _require_open(incident, "mark it a false alarm")
+    now = timezone.now()
+    incident.false_alarm = True
+    _close(incident, body="", note=f"False alarm. {note.strip()}".strip(), now=now, actor=actor)
+    audit_record(actor=actor, action="incident.false_alarm", obj=incident, details={"note": note})
+    emit(
+        events.INCIDENT_FALSE_ALARM,
+        incident_id=incident.pk,
+        was_public=incident.customer_impact_confirmed,
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_attach_child(*, child: Incident, parent: Incident, actor: Actor) -> Incident:
+    """Cascading failure: `child` joins `parent`'s thread and never notifies customers on
+    its own. One level only: a parent has no parent, a child has no children."""
+    child, parent = _lock(child), _lock(parent)
+    if child.pk == parent.pk:
+        raise ValidationFailed(
+            "An incident cannot be its own parent.", fields={"parent": ["Choose another incident."]}
+        )
+    if child.parent_id == parent.pk:
+        return child
+    errors: list[str] = []
+    if child.parent_id is not None:
+        errors.append(f"Incident #{child.pk} is already attached to #{child.parent_id}.")
+    if parent.parent_id is not None:
+        errors.append(
+            f"Incident #{parent.pk} is itself a child of #{parent.parent_id}; "
+            f"attach to #{parent.parent_id} instead."
+        )
+    if child.children.exists():
+        errors.append(
+            f"Incident #{child.pk} has children of its own; attach them to #{parent.pk} first."
+        )
+    if errors:
+        raise ValidationFailed("The incident cannot be attached.", fields={"parent": errors})
+    _require_open(child, "attach it")
+    _require_open(parent, "attach children to it")
+    child.parent = parent
+    child.save(update_fields=["parent", "updated_at"])
+    audit_record(
+        actor=actor, action="incident.attached", obj=child, details={"parent_id": parent.pk}
+    )
+    emit(events.INCIDENT_ATTACHED, incident_id=child.pk, parent_id=parent.pk)
+    return child
+
+
+@transaction.atomic
+def incident_edit(
+    *,
+    incident: Incident,
+    title: str | Unchanged = UNCHANGED,
+    internal_title: str | Unchanged = UNCHANGED,
+    impact_scope_pct: int | Unchanged | None = UNCHANGED,
+    regions: Sequence[str] | Unchanged = UNCHANGED,
+    commander: User | Unchanged | None = UNCHANGED,
+    actor: Actor,
+) -> Incident:
+    """Correct descriptive fields (severity, status and timeline have their own use-cases)."""
+    incident = _lock(incident)
+    errors: dict[str, list[str]] = {}
+    if isinstance(title, str):
+        title = title.strip()
+        if not title or len(title) > TITLE_MAX:
+            errors["title"] = [f"Give a title of 1-{TITLE_MAX} characters."]
+    if isinstance(impact_scope_pct, int) and not 0 <= impact_scope_pct <= 100:
+        errors["impact_scope_pct"] = ["Give a percentage between 0 and 100."]
+    region_rows = None
+    if not isinstance(regions, Unchanged):
+        region_rows, region_errors = resolve_regions(regions)
+        errors |= region_errors
+    if errors:
+        raise ValidationFailed("The incident cannot be changed.", fields=errors)
+    changed = []
+    for name, value in (
+        ("title", title),
+        ("internal_title", internal_title),
+        ("impact_scope_pct", impact_scope_pct),
+        ("commander", commander),
+    ):
+        if not isinstance(value, Unchanged) and getattr(incident, name) != value:
+            setattr(incident, name, value)
+            changed.append(name)
+    if region_rows is not None and set(incident.regions.all()) != set(region_rows):
+        incident.regions.set(region_rows)
+        changed.append("regions")
+    if not changed:
+        return incident
+    incident.save()
+    audit_record(actor=actor, action="incident.changed", obj=incident, details={"fields": changed})
+    emit(events.INCIDENT_CHANGED, incident_id=incident.pk, fields=changed)
+    return incident
