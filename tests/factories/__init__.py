@@ -1,3 +1,4 @@
 from tests.factories.accounts import UserFactory
+from tests.factories.incidents import RegionFactory, ServiceFactory, ServiceGroupFactory
 
-__all__ = ["UserFactory"]
+__all__ = ["RegionFactory", "ServiceFactory", "ServiceGroupFactory", "UserFactory"]
