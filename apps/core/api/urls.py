@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.core.api.views import ApiRootView
@@ -10,4 +10,5 @@ urlpatterns = [
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
         name="api-schema",
     ),
+    path("", include("apps.incidents.api.urls")),
 ]
