@@ -68,7 +68,7 @@ def service_statuses(
         found[service_id].append(status)
     for service_id in maintenance_rows.values_list("service_id", flat=True):
         found[service_id].append(ComponentStatus.UNDER_MAINTENANCE)
-    all_ids = ids if ids is not None else Service.objects.values_list("pk", flat=True)
+    all_ids = ids if ids is not None else Service.objects.order_by().values_list("pk", flat=True)
     return {pk: worst_status(found.get(pk, [])) for pk in all_ids}
 
 

@@ -105,6 +105,9 @@ ROOT_URLCONF = "config.urls_tenants"
 TENANT_BASE_SCHEMA = "clarion_template"
 TENANT_CREATION_FAKES_MIGRATIONS = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# Send `SET search_path` only when the schema changes, not before every query (django-tenants
+# resets it on tenant switches and rollbacks).
+TENANT_LIMIT_SET_CALLS = True
 
 AUTH_USER_MODEL = "accounts.User"
 

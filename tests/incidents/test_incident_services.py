@@ -1,0 +1,432 @@
+"""Incident use-cases: what each does, and every move it refuses."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from apps.core.events import subscribe, unsubscribe
+from apps.core.exceptions import Conflict, ValidationFailed
+from apps.core.models import AuditEvent
+from apps.incidents import events
+from apps.incidents.choices import IncidentStatus
+from apps.incidents.models import Incident, IncidentUpdate
+from apps.incidents.services import (
+    incident_assess,
+    incident_attach_child,
+    incident_change_severity,
+    incident_confirm_impact,
+    incident_edit,
+    incident_mark_false_alarm,
+    incident_open,
+    incident_post_update,
+    incident_reopen,
+    incident_resolve,
+)
+from tests.factories import ServiceFactory
+
+ACTOR = "pytest"
+
+
+def close_to(value, expected, slack=timedelta(seconds=10)) -> bool:
+    return value is not None and abs(value - expected) < slack
+
+
+class Heard(list):
+    """Domain events dispatched after commit, as (name, data) pairs; `with heard():` runs
+    the enclosed services and dispatches their events as a commit would."""
+
+    def __init__(self, capture) -> None:
+        super().__init__()
+        self._capture = capture
+
+    def __call__(self):
+        return self._capture(execute=True)
+
+    def record(self, event) -> None:
+        self.append((event.name, event.data))
+
+
+@pytest.fixture
+def heard(django_capture_on_commit_callbacks):
+    names = [v for k, v in vars(events).items() if k.isupper()]
+    seen = Heard(django_capture_on_commit_callbacks)
+    for name in names:
+        subscribe(name, seen.record)
+    yield seen
+    for name in names:
+        unsubscribe(name, seen.record)
+
+
+def open_p1(services, **kwargs) -> Incident:
+    return incident_open(
+        title="Payments failing",
+        severity="P1",
+        services={"payments": "major_outage", "api": "degraded_performance"},
+        actor=ACTOR,
+        **kwargs,
+    )
+
+
+# --- opening ------------------------------------------------------------------------------
+
+
+def test_a_person_opens_a_confirmed_incident_with_its_cadence(services, regions, heard) -> None:
+    with heard():
+        incident = open_p1(services, regions=["eu"], body="We are looking into failed payments.")
+    assert incident.status == IncidentStatus.INVESTIGATING
+    assert incident.customer_impact_confirmed
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(minutes=30))
+    assert {(a.service.slug, a.component_status) for a in incident.affected.all()} == {
+        ("payments", "major_outage"),
+        ("api", "degraded_performance"),
+    }
+    assert [r.code for r in incident.regions.all()] == ["eu"]
+    first = incident.updates.get()
+    assert first.is_public and first.deliver_notifications
+    assert AuditEvent.objects.filter(action="incident.opened", object_id=str(incident.pk)).exists()
+    assert (events.INCIDENT_OPENED, {"incident_id": incident.pk, "confirmed": True}) in heard
+    assert any(name == events.UPDATE_POSTED for name, _ in heard)
+
+
+def test_monitoring_opens_triage_with_no_customer_cadence(services) -> None:
+    incident = incident_open(
+        title="High error rate",
+        severity="P2",
+        source="alertmanager",
+        external_id="grp:abc",
+        services={"api": "partial_outage"},
+        actor=ACTOR,
+    )
+    assert incident.status == IncidentStatus.TRIAGE
+    assert not incident.customer_impact_confirmed
+    assert incident.next_update_due is None
+
+
+def test_opening_twice_from_the_same_alert_returns_the_same_incident(services) -> None:
+    first = incident_open(title="x", severity="P3", source="datadog", external_id="42", actor=ACTOR)
+    again = incident_open(title="y", severity="P1", source="datadog", external_id="42", actor=ACTOR)
+    assert again.pk == first.pk and again.title == "x"
+    assert Incident.objects.count() == 1
+
+
+def test_a_public_message_needs_confirmed_impact(services) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        incident_open(
+            title="x", severity="P2", source="grafana", body="Customers: hello", actor=ACTOR
+        )
+    assert "body" in caught.value.fields
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"title": " "}, "title", "customer-facing title"),
+        ({"severity": "P0"}, "severity", "P1, P2, P3, P4"),
+        ({"services": {"nope": "major_outage"}}, "services", "Unknown service(s): nope"),
+        ({"services": {"api": "broken"}}, "services", "Invalid component status in api=broken"),
+        ({"regions": ["mars"]}, "regions", "Unknown region(s): mars"),
+        ({"impact_scope_pct": 140}, "impact_scope_pct", "between 0 and 100"),
+        ({"started_at": timezone.now() + timedelta(days=1)}, "started_at", "future"),
+    ],
+)
+def test_opening_rejects_bad_input(services, regions, kwargs, field, fragment) -> None:
+    args = {"title": "Outage", "severity": "P1", "services": {"api": "major_outage"}, **kwargs}
+    with pytest.raises(ValidationFailed) as caught:
+        incident_open(actor=ACTOR, **args)
+    assert fragment in " ".join(caught.value.fields[field])
+    assert not Incident.objects.exists()
+
+
+def test_services_and_regions_of_another_tenant_are_unknown_here(other_tenant, services) -> None:
+    with tenant_context(other_tenant):
+        ServiceFactory(slug="other-only")
+    with pytest.raises(ValidationFailed) as caught:
+        incident_open(
+            title="x", severity="P2", services={"other-only": "major_outage"}, actor=ACTOR
+        )
+    assert "other-only" in caught.value.fields["services"][0]
+
+
+# --- updates ------------------------------------------------------------------------------
+
+
+def test_update_moves_status_records_component_changes_and_resets_the_clock(services) -> None:
+    incident = open_p1(services)
+    promised = timezone.now() + timedelta(minutes=20)
+    update = incident_post_update(
+        incident=incident,
+        body="Root cause found.",
+        status="identified",
+        internal_note="DB primary failed over",
+        next_update_at=promised,
+        component_changes={"api": "operational", "dashboard": "partial_outage"},
+        actor=ACTOR,
+    )
+    incident.refresh_from_db()
+    assert incident.status == "identified"
+    assert incident.next_update_due == promised
+    assert update.next_update_at == promised
+    assert sorted(
+        (c["service"], c["old_status"], c["new_status"]) for c in update.component_changes
+    ) == [
+        ("api", "degraded_performance", "operational"),
+        ("dashboard", "operational", "partial_outage"),
+    ]
+    assert incident.affected.get(service__slug="dashboard").component_status == "partial_outage"
+
+
+def test_without_a_promise_the_next_update_is_due_after_the_policy_interval(services) -> None:
+    incident = incident_open(
+        title="Slow reports",
+        severity="P3",
+        services={"dashboard": "degraded_performance"},
+        actor=ACTOR,
+    )
+    incident_post_update(incident=incident, body="Still investigating.", actor=ACTOR)
+    incident.refresh_from_db()
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(hours=2))
+
+
+def test_monitoring_time_is_recorded_once(services) -> None:
+    incident = open_p1(services)
+    incident_post_update(incident=incident, body="Fix deployed.", status="monitoring", actor=ACTOR)
+    incident.refresh_from_db()
+    first = incident.monitoring_at
+    incident_post_update(incident=incident, body="Looks good.", status="monitoring", actor=ACTOR)
+    incident.refresh_from_db()
+    assert first is not None and incident.monitoring_at == first
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({}, "body", "public message, an internal note"),
+        ({"body": "x", "status": "resolved"}, "status", "Use resolve"),
+        ({"body": "x", "status": "triage"}, "status", "investigating, identified, monitoring"),
+        (
+            {"body": "x", "next_update_at": timezone.now() - timedelta(hours=1)},
+            "next_update_at",
+            "in the past",
+        ),
+        ({"body": "x", "eta": timezone.now() - timedelta(hours=1)}, "eta", "in the past"),
+        (
+            {"body": "x", "component_changes": {"ghost": "major_outage"}},
+            "component_changes",
+            "Unknown service",
+        ),
+    ],
+)
+def test_update_rejects_bad_input(services, kwargs, field, fragment) -> None:
+    incident = open_p1(services)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(incident=incident, actor=ACTOR, **kwargs)
+    assert fragment in " ".join(caught.value.fields[field])
+    assert not incident.updates.exists()
+
+
+def test_triage_takes_internal_notes_but_no_public_message(services) -> None:
+    incident = incident_open(title="x", severity="P2", source="sentry", actor=ACTOR)
+    note = incident_post_update(incident=incident, internal_note="Looking at logs", actor=ACTOR)
+    assert not note.is_public and not note.deliver_notifications
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(incident=incident, body="Dear customers", actor=ACTOR)
+    assert "confirm it before posting a public message" in caught.value.fields["body"][0]
+
+
+def test_a_resolved_incident_takes_no_update_until_reopened(services) -> None:
+    incident = open_p1(services)
+    incident_resolve(incident=incident, body="All good.", actor=ACTOR)
+    with pytest.raises(Conflict) as caught:
+        incident_post_update(incident=incident, body="More", actor=ACTOR)
+    assert "reopen it before you post an update" in caught.value.message
+    incident_reopen(incident=incident, reason="Errors are back", actor=ACTOR)
+    incident_post_update(incident=incident, body="Investigating again.", actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.status == "investigating" and incident.resolved_at is None
+
+
+# --- assessment, confirmation, severity ----------------------------------------------------
+
+
+def test_assessment_stops_its_clock_and_records_eta(services) -> None:
+    incident = open_p1(services)
+    eta = timezone.now() + timedelta(hours=1)
+    incident_assess(
+        incident=incident,
+        hypothesis="Card processor timeouts",
+        eta=eta,
+        impact_scope_pct=30,
+        actor=ACTOR,
+    )
+    incident.refresh_from_db()
+    assert incident.assessed_at and incident.acknowledged_at
+    assert incident.eta == eta and incident.eta_unknown_since is None
+    assert incident.impact_scope_pct == 30
+    before = AuditEvent.objects.filter(action="incident.assessed").count()
+    incident_assess(incident=incident, hypothesis="Card processor timeouts", actor=ACTOR)
+    assert AuditEvent.objects.filter(action="incident.assessed").count() == before  # no change
+
+
+def test_confirming_impact_starts_the_cadence_once(services, heard) -> None:
+    incident = incident_open(
+        title="x", severity="P1", source="pagerduty", services={"api": "major_outage"}, actor=ACTOR
+    )
+    with heard():
+        incident_confirm_impact(incident=incident, actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.status == "investigating" and incident.customer_impact_confirmed
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(minutes=30))
+    with heard():
+        incident_confirm_impact(incident=incident, actor=ACTOR)
+    assert [n for n, _ in heard].count(events.INCIDENT_IMPACT_CONFIRMED) == 1
+
+
+def test_raising_severity_shortens_the_cadence(services) -> None:
+    incident = incident_open(
+        title="x", severity="P3", services={"api": "degraded_performance"}, actor=ACTOR
+    )
+    incident_change_severity(incident=incident, severity="P1", reason="Spreading", actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.severity == "P1"
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(minutes=30))
+    entry = incident.updates.get()
+    assert not entry.is_public and "from P3 to P1" in entry.internal_note
+    incident_change_severity(incident=incident, severity="P1", actor=ACTOR)
+    assert incident.updates.count() == 1  # same severity: nothing happens
+    with pytest.raises(ValidationFailed):
+        incident_change_severity(incident=incident, severity="P9", actor=ACTOR)
+
+
+# --- resolving, false alarms, reopening ----------------------------------------------------
+
+
+def test_resolving_returns_services_to_operational_and_stops_clocks(services, heard) -> None:
+    incident = open_p1(services)
+    with heard():
+        update = incident_resolve(
+            incident=incident, body="Payments are back to normal.", actor=ACTOR
+        )
+    incident.refresh_from_db()
+    assert incident.status == "resolved" and incident.resolved_at
+    assert incident.next_update_due is None
+    assert {c["new_status"] for c in update.component_changes} == {"operational"}
+    assert update.is_public and update.deliver_notifications
+    assert (events.INCIDENT_RESOLVED, {"incident_id": incident.pk, "update_id": update.pk}) in heard
+
+
+def test_resolving_twice_is_refused(services) -> None:
+    incident = open_p1(services)
+    incident_resolve(incident=incident, body="Fixed.", actor=ACTOR)
+    with pytest.raises(Conflict) as caught:
+        incident_resolve(incident=incident, body="Fixed again.", actor=ACTOR)
+    assert "already resolved" in caught.value.message
+
+
+def test_a_confirmed_incident_needs_a_resolution_message(services) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        incident_resolve(incident=open_p1(services), actor=ACTOR)
+    assert "body" in caught.value.fields
+
+
+def test_an_unconfirmed_incident_resolves_quietly(services) -> None:
+    incident = incident_open(title="x", severity="P2", source="newrelic", actor=ACTOR)
+    update = incident_resolve(incident=incident, actor=ACTOR)
+    assert not update.is_public and not update.deliver_notifications
+
+
+def test_false_alarm_closes_and_says_whether_customers_heard(services, heard) -> None:
+    quiet = incident_open(title="x", severity="P2", source="grafana", actor=ACTOR)
+    loud = open_p1(services)
+    with heard():
+        incident_mark_false_alarm(incident=quiet, note="Probe misfired", actor=ACTOR)
+        incident_mark_false_alarm(incident=loud, actor=ACTOR)
+    for incident in (quiet, loud):
+        incident.refresh_from_db()
+        assert incident.false_alarm and incident.status == "resolved"
+    alarms = [d for n, d in heard if n == events.INCIDENT_FALSE_ALARM]
+    assert {"incident_id": quiet.pk, "was_public": False} in alarms
+    assert {"incident_id": loud.pk, "was_public": True} in alarms
+    with pytest.raises(Conflict):
+        incident_reopen(incident=loud, reason="no", actor=ACTOR)
+
+
+def test_reopening_an_open_incident_is_refused(services) -> None:
+    with pytest.raises(Conflict) as caught:
+        incident_reopen(incident=open_p1(services), reason="?", actor=ACTOR)
+    assert "only a resolved incident" in caught.value.message
+
+
+# --- cascading -----------------------------------------------------------------------------
+
+
+def test_children_join_the_parent_and_resolve_with_it(services) -> None:
+    parent = open_p1(services)
+    child = incident_open(title="Card DB down", severity="P2", source="datadog", actor=ACTOR)
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)  # already there: no-op
+    assert list(Incident.objects.public().open()) == [parent]  # the parent speaks for it
+    incident_resolve(incident=parent, body="All clear.", actor=ACTOR)
+    child.refresh_from_db()
+    assert child.status == "resolved"
+    assert "with parent" in child.updates.get().internal_note
+
+
+@pytest.mark.parametrize("case", ["self", "parent_is_child", "child_has_children", "elsewhere"])
+def test_attach_refuses_loops_and_deep_trees(services, case: str) -> None:
+    a, b, c = (open_p1(services) for _ in range(3))
+    if case == "self":
+        child, parent = a, a
+    elif case == "parent_is_child":
+        incident_attach_child(child=b, parent=a, actor=ACTOR)
+        child, parent = a, b  # a would become the child of its own child
+    elif case == "child_has_children":
+        incident_attach_child(child=b, parent=a, actor=ACTOR)
+        child, parent = a, c
+    else:
+        incident_attach_child(child=b, parent=a, actor=ACTOR)
+        child, parent = b, c
+    with pytest.raises(ValidationFailed) as caught:
+        incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    assert caught.value.fields["parent"]
+
+
+def test_a_resolved_incident_cannot_become_a_parent(services) -> None:
+    parent, child = open_p1(services), open_p1(services)
+    incident_resolve(incident=parent, body="done", actor=ACTOR)
+    with pytest.raises(Conflict):
+        incident_attach_child(child=child, parent=parent, actor=ACTOR)
+
+
+# --- editing --------------------------------------------------------------------------------
+
+
+def test_edit_changes_descriptive_fields_only_when_they_differ(services, regions) -> None:
+    incident = open_p1(services)
+    incident_edit(
+        incident=incident, title="Card payments failing", regions=["us", "eu"], actor=ACTOR
+    )
+    incident.refresh_from_db()
+    assert incident.title == "Card payments failing"
+    assert sorted(r.code for r in incident.regions.all()) == ["eu", "us"]
+    count = AuditEvent.objects.filter(action="incident.changed").count()
+    incident_edit(incident=incident, title="Card payments failing", actor=ACTOR)
+    assert AuditEvent.objects.filter(action="incident.changed").count() == count
+    with pytest.raises(ValidationFailed):
+        incident_edit(incident=incident, regions=["atlantis"], actor=ACTOR)
+
+
+def test_every_state_change_is_in_the_audit_log_with_its_actor(services) -> None:
+    incident = open_p1(services)
+    incident_post_update(incident=incident, body="b", actor=ACTOR)
+    incident_resolve(incident=incident, body="done", actor=ACTOR)
+    actions = set(
+        AuditEvent.objects.filter(object_id=str(incident.pk)).values_list("action", "actor_label")
+    )
+    assert {
+        ("incident.opened", ACTOR),
+        ("incident.update_posted", ACTOR),
+        ("incident.resolved", ACTOR),
+    } <= actions
+    assert IncidentUpdate.objects.filter(incident=incident, author_label=ACTOR).count() == 2
