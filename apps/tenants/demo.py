@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from apps.core.demo import demo_seeders
 from apps.tenants.choices import Plan
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_create
@@ -22,10 +24,12 @@ def demo_seed() -> tuple[Tenant, bool]:
         tenant = tenant_create(
             slug=DEMO_SLUG, name="Acme Cloud", plan=Plan.BUSINESS, actor="demo seed"
         )
-    with tenant_context(tenant):
+    with tenant_context(tenant), transaction.atomic():
         users = get_user_model().objects
         if not users.filter(email=DEMO_ADMIN_EMAIL).exists():
             users.create_superuser(
                 DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, first_name="Ada", last_name="Admin"
             )
+        for _, seeder in demo_seeders.items():
+            seeder()
     return tenant, created

@@ -266,3 +266,7 @@ LOGGING = {
 
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
 CLARION_TENANT_PERIODIC_JOBS: list[str] = []
+# Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
+CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed"]
+# Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
+CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed"]

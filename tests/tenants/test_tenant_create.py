@@ -105,3 +105,33 @@ def test_demo_seed_is_idempotent(capsys) -> None:
     acme = Tenant.objects.get(slug="acme")
     with tenant_context(acme):
         assert get_user_model().objects.filter(email="admin@acme.example").count() == 1
+
+
+def test_demo_seeds_services_regions_last_weeks_incident_and_next_weeks_maintenance() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.incidents.models import Incident, MaintenanceWindow, Region, Service, ServiceGroup
+    from apps.incidents.selectors import service_statuses
+
+    call_command("demo")
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        assert Service.objects.count() == 8 and ServiceGroup.objects.count() == 3
+        assert set(Region.objects.values_list("code", flat=True)) == {"us", "eu", "apac"}
+        incident = Incident.objects.get()
+        assert incident.severity == "P2" and incident.status == "resolved"
+        week_ago = timezone.now() - timedelta(days=7)
+        assert abs(incident.resolved_at - week_ago) < timedelta(days=1)
+        timeline = list(incident.updates.order_by("display_at"))
+        assert [u.status for u in timeline] == [
+            "investigating", "identified", "monitoring", "resolved"
+        ]
+        assert all(u.body for u in timeline) and timeline[1].internal_note
+        window = MaintenanceWindow.objects.get()
+        assert window.status == "scheduled"
+        assert timedelta(days=6) < window.scheduled_start - timezone.now() < timedelta(days=8)
+        assert set(service_statuses().values()) == {"operational"}
+    call_command("demo")  # idempotent: nothing doubles
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        assert Incident.objects.count() == 1 and Service.objects.count() == 8
