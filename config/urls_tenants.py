@@ -3,13 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.core.views import status_home
-
 admin.site.site_header = "Clarion"
 admin.site.site_title = "Clarion"
 
 urlpatterns = [
-    path("", status_home, name="status-home"),
+    path("", include("apps.statuspage.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.core.api.urls")),
 ]

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from apps.core.models import ApiKey
 from apps.core.services import apikey_create
+from apps.statuspage import store
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_create
 
@@ -31,6 +32,15 @@ def _public_schema_after_each_test() -> Iterator[None]:
     """Requests switch the connection's schema; the next test starts from public again."""
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_status_page_cache() -> None:
+    """Rendered status pages live in Redis, outside the rolled-back transaction."""
+    client = store.client()
+    keys = list(client.scan_iter("clarion:sp:*"))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

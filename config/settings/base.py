@@ -92,6 +92,7 @@ TENANT_APPS = [
     "apps.accounts",
     "apps.core",
     "apps.incidents",
+    "apps.statuspage",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -263,6 +264,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# How the public status page names its own URLs (feeds, JSON `url`, shortlinks).
+CLARION_PUBLIC_SCHEME = env.str("CLARION_PUBLIC_SCHEME", default="http" if DEBUG else "https")
+CLARION_PUBLIC_PORT = env.str("CLARION_PUBLIC_PORT", default="")
 
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
 CLARION_TENANT_PERIODIC_JOBS: list[str] = []

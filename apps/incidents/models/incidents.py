@@ -35,7 +35,9 @@ class Incident(models.Model):
     )
     false_alarm = models.BooleanField(default=False)
     customer_impact_confirmed = models.BooleanField(default=False)
-    services = models.ManyToManyField(Service, through="IncidentService", related_name="incidents")
+    services: models.ManyToManyField[Service, IncidentService] = models.ManyToManyField(
+        Service, through="IncidentService", related_name="incidents"
+    )
     regions = models.ManyToManyField(
         Region, blank=True, related_name="incidents", help_text="None = all regions."
     )

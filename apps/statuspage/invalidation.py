@@ -1,0 +1,47 @@
+"""What makes the public pages change, and so bumps the tenant's render version.
+
+Domain events cover incidents and maintenance; model signals (the one use of signals
+STYLE.md allows: cache invalidation) cover the catalog the admin edits directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from apps.core.events import DomainEvent, subscribe
+from apps.core.tenancy import current_schema
+from apps.incidents import events
+from apps.incidents.models import Region, Service, ServiceGroup
+from apps.statuspage import store
+from apps.tenants.models import Tenant
+
+
+def _on_event(event: DomainEvent) -> None:
+    store.version_bump(event.schema)
+
+
+def _on_catalog_change(sender: Any, **kwargs: Any) -> None:
+    schema = current_schema()
+    transaction.on_commit(lambda: store.version_bump(schema), robust=True)
+
+
+def _on_tenant_change(sender: Any, instance: Tenant, **kwargs: Any) -> None:
+    schema = instance.schema_name
+    transaction.on_commit(lambda: store.version_bump(schema), robust=True)
+
+
+def connect() -> None:
+    for name in (v for k, v in vars(events).items() if k.isupper()):
+        subscribe(name, _on_event)
+    for model in (Service, ServiceGroup, Region):
+        post_save.connect(_on_catalog_change, sender=model, dispatch_uid=f"sp-{model.__name__}")
+        post_delete.connect(
+            _on_catalog_change, sender=model, dispatch_uid=f"sp-del-{model.__name__}"
+        )
+    m2m_changed.connect(
+        _on_catalog_change, sender=Service.regions.through, dispatch_uid="sp-service-regions"
+    )
+    post_save.connect(_on_tenant_change, sender=Tenant, dispatch_uid="sp-tenant")

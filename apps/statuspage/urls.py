@@ -1,0 +1,9 @@
+from django.urls import path
+
+from apps.statuspage import views
+
+urlpatterns = [
+    *(path(p.lstrip("/"), views.cached, name=f"statuspage{p}") for p in views.BUILDERS),
+    path("incidents/<int:incident_id>/", views.incident_page, name="statuspage-incident"),
+    path("history/", views.history, name="statuspage-history"),
+]

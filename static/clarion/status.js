@@ -1,0 +1,11 @@
+// Show every <time datetime="..."> in the reader's local time zone; the markup keeps UTC.
+(function () {
+  "use strict";
+  var format = new Intl.DateTimeFormat(undefined, {
+    dateStyle: "medium", timeStyle: "short", timeZoneName: "short"
+  });
+  document.querySelectorAll("time[datetime]").forEach(function (node) {
+    var when = new Date(node.getAttribute("datetime"));
+    if (!isNaN(when)) { node.textContent = format.format(when); }
+  });
+})();
