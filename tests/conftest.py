@@ -14,6 +14,7 @@ from apps.core.models import ApiKey
 from apps.core.services import apikey_create
 from apps.statuspage import store
 from apps.tenants.models import Tenant
+from apps.tenants.selectors import host_cache_clear
 from apps.tenants.services import tenant_create
 
 TEST_HOST = "test.localhost"
@@ -36,9 +37,11 @@ def _public_schema_after_each_test() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_status_page_cache() -> None:
-    """Rendered status pages live in Redis, outside the rolled-back transaction."""
+    """Rendered status pages live in Redis and hosts in a process cache, outside the
+    rolled-back transaction."""
+    host_cache_clear()
     client = store.client()
-    keys = list(client.scan_iter("clarion:sp:*"))
+    keys = list(client.scan_iter(f"{store.key_prefix()}*"))
     if keys:
         client.delete(*keys)
 

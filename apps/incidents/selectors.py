@@ -19,8 +19,10 @@ from apps.incidents.choices import (
 from apps.incidents.models import (
     Incident,
     IncidentService,
+    IncidentUpdate,
     MaintenanceWindow,
     PolicySettings,
+    Region,
     Service,
     SeverityPolicy,
 )
@@ -30,9 +32,9 @@ from apps.incidents.models.policy import WEEKDAYS
 
 
 def policy_settings() -> PolicySettings:
-    """The tenant's timers (the seeded row, recreated with defaults if someone deleted it)."""
-    settings, _ = PolicySettings.objects.get_or_create(pk=PolicySettings.singleton_pk)
-    return settings
+    """The tenant's timers: the seeded row, or the defaults if it is missing."""
+    found = PolicySettings.objects.filter(pk=PolicySettings.singleton_pk).first()
+    return found or PolicySettings(pk=PolicySettings.singleton_pk)
 
 
 def policy_for(severity: str) -> SeverityPolicy:
@@ -41,6 +43,18 @@ def policy_for(severity: str) -> SeverityPolicy:
 
 def policies_by_level() -> dict[str, SeverityPolicy]:
     return {p.level: p for p in SeverityPolicy.objects.all()}
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+
+def services_list() -> QuerySet[Service]:
+    """The tenant's services in status-page order, with their group and regions loaded."""
+    return Service.objects.select_related("group").prefetch_related("regions")
+
+
+def regions_list() -> QuerySet[Region]:
+    return Region.objects.all()
 
 
 # --- derived component status -------------------------------------------------------------
@@ -194,7 +208,20 @@ def incident_public_updates(incident: Incident) -> QuerySet:  # type: ignore[typ
     return incident.updates.exclude(body="").order_by(F("display_at").desc(), "-id")
 
 
+def incident_updates(incident: Incident) -> QuerySet[IncidentUpdate]:
+    """The whole timeline for staff, internal notes included, newest first."""
+    return incident.updates.select_related("author").order_by(F("display_at").desc(), "-id")
+
+
 # --- maintenance --------------------------------------------------------------------------
+
+
+def maintenances_list(*, status: str | None = None) -> QuerySet[MaintenanceWindow]:
+    """Maintenance windows, latest start first, optionally of one status."""
+    qs = MaintenanceWindow.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    return qs.prefetch_related("services", "regions")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Serve cached status pages before Django runs.
 
 During an outage everyone opens the status page at once. This WSGI wrapper answers GETs of
-the cacheable paths from memory: host -> schema is remembered per process, and each
+the cacheable paths from memory: for hosts this process has routed before (the host cache
+of apps.tenants.selectors), each
 process checks the tenant's render version in Redis at most every `CHECK_SECONDS`, so a
 change shows within that delay plus one render. Anything it cannot answer (first visit
 after a change, unknown hosts, other paths, query strings) goes to Django unchanged, which
@@ -17,10 +18,11 @@ from email.utils import formatdate
 from typing import Any
 
 from apps.statuspage import store
-from apps.statuspage.views import BUILDERS, CACHE_CONTROL, _not_modified
+from apps.statuspage.views import BUILDERS, CACHE_CONTROL, not_modified
+from apps.tenants.selectors import schema_for_host_if_known
 
 CHECK_SECONDS = 0.25
-HOST_SECONDS = 30.0
+RENDER_RETRY_SECONDS = 2.0
 _FAST_PATHS = frozenset(BUILDERS)
 
 StartResponse = Callable[..., Any]
@@ -29,8 +31,10 @@ StartResponse = Callable[..., Any]
 class StatusPageFastPath:
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self.app = app
-        self._hosts: dict[str, tuple[str | None, float]] = {}
         self._entries: dict[tuple[str, str], tuple[store.Rendered, float]] = {}
+        # (schema, path) -> (version, until): this process already sent a request to render
+        # that version; until then it serves the previous bytes.
+        self._render_asked: dict[tuple[str, str], tuple[int, float]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -47,21 +51,11 @@ class StatusPageFastPath:
                     return self._respond(entry, environ, start_response)
         return self.app(environ, start_response)
 
-    def _schema(self, environ: dict[str, Any]) -> str | None:
-        host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")).split(":")[0].lower()
-        now = time.monotonic()
-        known = self._hosts.get(host)
-        if known is not None and known[1] > now:
-            return known[0]
-        from django.db import close_old_connections
-
-        from apps.tenants.selectors import tenant_for_host
-
-        close_old_connections()
-        tenant = tenant_for_host(host)
-        schema = tenant.schema_name if tenant is not None and tenant.kind == "customer" else None
-        self._hosts[host] = (schema, now + HOST_SECONDS)
-        return schema
+    @staticmethod
+    def _schema(environ: dict[str, Any]) -> str | None:
+        host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")).split(":")[0]
+        # Only hosts Django has already routed in this process: no database work here.
+        return schema_for_host_if_known(host.lower().rstrip("."))
 
     def _entry(self, schema: str, path: str) -> store.Rendered | None:
         now = time.monotonic()
@@ -72,15 +66,25 @@ class StatusPageFastPath:
             known = self._entries.get((schema, path))
             if known is not None and time.monotonic() - known[1] < CHECK_SECONDS:
                 return known[0]
+            now = time.monotonic()
             version = store.version_current(schema)
             if known is not None and known[0].version >= version:
-                self._entries[(schema, path)] = (known[0], time.monotonic())
+                self._entries[(schema, path)] = (known[0], now)
                 return known[0]
             entry = store.entry_load(schema, path)
-            if entry is None or entry.version < version:
-                return None  # Django renders it (once, under the store's lock)
-            self._entries[(schema, path)] = (entry, time.monotonic())
-            return entry
+            if entry is not None and entry.version >= version:
+                self._entries[(schema, path)] = (entry, now)
+                return entry
+            # Stale: one request of this process goes to Django to render (once across
+            # processes, under the store's lock); the others keep the previous bytes until
+            # the next check.
+            stale = entry or (known[0] if known is not None else None)
+            asked = self._render_asked.get((schema, path))
+            if stale is None or asked is None or asked[0] != version or asked[1] <= now:
+                self._render_asked[(schema, path)] = (version, now + RENDER_RETRY_SECONDS)
+                return None
+            self._entries[(schema, path)] = (stale, now)
+            return stale
 
     @staticmethod
     def _respond(
@@ -92,7 +96,7 @@ class StatusPageFastPath:
             ("Cache-Control", CACHE_CONTROL),
             ("Access-Control-Allow-Origin", "*"),
         ]
-        if _not_modified(
+        if not_modified(
             environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"), entry
         ):
             start_response("304 Not Modified", headers)

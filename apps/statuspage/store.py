@@ -42,12 +42,16 @@ def client() -> redis.Redis:
     return redis.Redis.from_url(location, socket_timeout=2, socket_connect_timeout=2)
 
 
+def key_prefix() -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:sp:"
+
+
 def _version_key(schema: str) -> str:
-    return f"clarion:sp:v:{schema}"
+    return f"{key_prefix()}v:{schema}"
 
 
 def _entry_key(schema: str, path: str) -> str:
-    return f"clarion:sp:e:{schema}:{path}"
+    return f"{key_prefix()}e:{schema}:{path}"
 
 
 def version_bump(schema: str) -> int:
@@ -96,7 +100,7 @@ def rendered(schema: str, path: str, build: Callable[[], tuple[bytes, str]]) -> 
     entry = entry_load(schema, path)
     if entry is not None and entry.version >= version:
         return entry
-    lock = f"clarion:sp:l:{schema}:{path}"
+    lock = f"{key_prefix()}l:{schema}:{path}"
     if client().set(lock, version, nx=True, ex=LOCK_SECONDS):
         try:
             body, content_type = build()

@@ -17,6 +17,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModif
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_safe
 
 from apps.core.tenancy import current_schema, current_tenant
@@ -160,7 +162,18 @@ def _with_uptime(
     component: dict[str, Any], services: dict[str, Any], uptime: dict[int, list[dict[str, Any]]]
 ) -> dict[str, Any]:
     days = uptime.get(services[component["id"]].pk, [])
-    return {**component, "days": days, "uptime": selectors.uptime_percent(days)}
+    return {**component, "bars": _bars(days), "uptime": selectors.uptime_percent(days)}
+
+
+def _bars(days: list[dict[str, Any]]) -> SafeString:
+    """One focusable bar per day, its text (date and incidents) in aria-label; built here
+    rather than in the template because a page has hundreds of them."""
+    bars = []
+    for day in days:
+        text = "; ".join(day["incidents"]) or "no incidents"
+        label = escape(f"{day['date']:%b} {day['date'].day}: {text}")
+        bars.append(f'<li class="day day-{day["status"]}" tabindex="0" aria-label="{label}"></li>')
+    return mark_safe("".join(bars))  # noqa: S308 - every interpolated value is escaped above
 
 
 def build_incident(incident_id: int) -> Callable[[], tuple[bytes, str]]:
@@ -249,7 +262,7 @@ BUILDERS: dict[str, Callable[[], tuple[bytes, str]]] = {
 def respond(request: HttpRequest, entry: store.Rendered) -> HttpResponse:
     """The cached bytes with validators, or a 304 when the client's copy is current."""
     last_modified = formatdate(entry.last_modified, usegmt=True)
-    if _not_modified(
+    if not_modified(
         request.META.get("HTTP_IF_NONE_MATCH"), request.META.get("HTTP_IF_MODIFIED_SINCE"), entry
     ):
         response: HttpResponse = HttpResponseNotModified()
@@ -262,7 +275,7 @@ def respond(request: HttpRequest, entry: store.Rendered) -> HttpResponse:
     return response
 
 
-def _not_modified(
+def not_modified(
     if_none_match: str | None, if_modified_since: str | None, entry: store.Rendered
 ) -> bool:
     if if_none_match is not None:

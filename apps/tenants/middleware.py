@@ -7,7 +7,7 @@ from typing import Any
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.tenants.models import Tenant
-from apps.tenants.selectors import tenant_for_host
+from apps.tenants.selectors import tenant_for_host_cached
 
 
 class TenantHostMiddleware(TenantMainMiddleware):
@@ -15,7 +15,7 @@ class TenantHostMiddleware(TenantMainMiddleware):
     reaches the platform (public schema); anything else is a 404."""
 
     def get_tenant(self, domain_model: Any, hostname: str) -> Tenant:
-        tenant = tenant_for_host(hostname)
+        tenant = tenant_for_host_cached(hostname.lower().rstrip("."))
         if tenant is None:
             raise domain_model.DoesNotExist(hostname)
         return tenant

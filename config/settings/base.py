@@ -169,7 +169,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": _redis_db(REDIS_URL, 1),
-        "KEY_PREFIX": "clarion",
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="clarion"),
     }
 }
 

@@ -128,6 +128,7 @@ def test_a_public_message_needs_confirmed_impact(services) -> None:
         ({"services": {"api": "broken"}}, "services", "Invalid component status in api=broken"),
         ({"regions": ["mars"]}, "regions", "Unknown region(s): mars"),
         ({"impact_scope_pct": 140}, "impact_scope_pct", "between 0 and 100"),
+        ({"internal_title": "x" * 201}, "internal_title", "at most 200"),
         ({"started_at": timezone.now() + timedelta(days=1)}, "started_at", "future"),
     ],
 )
@@ -330,10 +331,36 @@ def test_a_confirmed_incident_needs_a_resolution_message(services) -> None:
     assert "body" in caught.value.fields
 
 
-def test_an_unconfirmed_incident_resolves_quietly(services) -> None:
+def test_an_unconfirmed_incident_resolves_quietly_keeping_what_was_written(services) -> None:
     incident = incident_open(title="x", severity="P2", source="newrelic", actor=ACTOR)
-    update = incident_resolve(incident=incident, actor=ACTOR)
+    update = incident_resolve(incident=incident, body="Probe recovered by itself.", actor=ACTOR)
     assert not update.is_public and not update.deliver_notifications
+    assert update.internal_note == "Probe recovered by itself."
+
+
+def test_no_promised_update_time_before_impact_is_confirmed(services) -> None:
+    incident = incident_open(title="x", severity="P1", source="sentry", actor=ACTOR)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(
+            incident=incident,
+            internal_note="n",
+            actor=ACTOR,
+            next_update_at=timezone.now() + timedelta(minutes=10),
+        )
+    assert "before customer impact is confirmed" in caught.value.fields["next_update_at"][0]
+
+
+def test_reopening_restarts_the_extended_outage_clock(services) -> None:
+    from apps.incidents.selectors import incident_clocks
+
+    incident = open_p1(services)
+    Incident.objects.filter(pk=incident.pk).update(
+        eta_unknown_since=timezone.now() - timedelta(days=2)
+    )
+    incident_resolve(incident=incident, body="done", actor=ACTOR)
+    incident = incident_reopen(incident=incident, reason="back", actor=ACTOR)
+    assert not incident_clocks(incident).extended_outage
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(minutes=30))
 
 
 def test_false_alarm_closes_and_says_whether_customers_heard(services, heard) -> None:
@@ -370,7 +397,10 @@ def test_children_join_the_parent_and_resolve_with_it(services) -> None:
     incident_resolve(incident=parent, body="All clear.", actor=ACTOR)
     child.refresh_from_db()
     assert child.status == "resolved"
-    assert "with parent" in child.updates.get().internal_note
+    notes = [u.internal_note for u in child.updates.order_by("created_at", "id")]
+    assert f"Attached to parent incident #{parent.pk}" in notes[0]
+    assert "with parent" in notes[-1]
+    assert parent.updates.filter(internal_note__contains=f"#{child.pk}").exists()
 
 
 @pytest.mark.parametrize("case", ["self", "parent_is_child", "child_has_children", "elsewhere"])

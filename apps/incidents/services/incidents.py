@@ -126,6 +126,10 @@ def incident_open(
         errors["title"] = ["Give the incident a customer-facing title, e.g. 'Payments delayed'."]
     elif len(title) > TITLE_MAX:
         errors["title"] = [f"Use at most {TITLE_MAX} characters."]
+    if len(internal_title.strip()) > TITLE_MAX:
+        errors["internal_title"] = [f"Use at most {TITLE_MAX} characters."]
+    if len(external_id) > 200:
+        errors["external_id"] = ["Use at most 200 characters."]
     if severity not in Severity.values:
         errors["severity"] = [f"Unknown severity {severity!r}: use one of P1, P2, P3, P4."]
     if source not in IncidentSource.values:
@@ -292,6 +296,10 @@ def incident_post_update(
         errors |= check_future("eta", eta, now)
     if next_update_at is not None:
         errors |= check_future("next_update_at", next_update_at, now)
+        if not incident.customer_impact_confirmed:
+            errors["next_update_at"] = [
+                "There is no customer update cadence before customer impact is confirmed."
+            ]
     changes, change_errors = resolve_services(component_changes or {}, field="component_changes")
     errors |= change_errors
     if errors:
@@ -405,7 +413,9 @@ def incident_change_severity(
         if earliest and (incident.next_update_due is None or earliest < incident.next_update_due):
             incident.next_update_due = earliest
     incident.save()
-    note = f"Severity changed from {old} to {severity}." + (f" {reason.strip()}" if reason else "")
+    note = f"Severity changed from {old} to {severity}." + (
+        f" {reason.strip()}" if reason.strip() else ""
+    )
     IncidentUpdate.objects.create(
         incident=incident,
         status=incident.status,
@@ -473,7 +483,9 @@ def incident_resolve(*, incident: Incident, body: str = "", actor: Actor) -> Inc
             fields={"body": ["Write the resolution message customers will see."]},
         )
     now = timezone.now()
-    update = _close(incident, body=body.strip(), note="", now=now, actor=actor)
+    # Customers never heard of an unconfirmed incident: what was written stays internal.
+    note = "" if incident.customer_impact_confirmed else body.strip()
+    update = _close(incident, body=body.strip(), note=note, now=now, actor=actor)
     for child in incident.children.filter(status__in=OPEN_STATUSES).select_for_update():
         _close(
             child,
@@ -515,6 +527,9 @@ def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Inciden
         else IncidentStatus.TRIAGE
     )
     incident.resolved_at = None
+    if incident.eta is None or incident.eta < now:
+        incident.eta = None
+        incident.eta_unknown_since = now  # the extended-outage clock starts again
     incident.next_update_due = _next_update_due(incident, promised=None, now=now)
     incident.save()
     IncidentUpdate.objects.create(
@@ -580,6 +595,30 @@ def incident_attach_child(*, child: Incident, parent: Incident, actor: Actor) ->
     _require_open(parent, "attach children to it")
     child.parent = parent
     child.save(update_fields=["parent", "updated_at"])
+    now = timezone.now()
+    IncidentUpdate.objects.bulk_create(
+        [
+            IncidentUpdate(
+                incident=child,
+                status=child.status,
+                created_at=now,
+                display_at=now,
+                internal_note=f"Attached to parent incident #{parent.pk}; customers "
+                "hear about it through the parent.",
+                deliver_notifications=False,
+                **_author(actor),
+            ),
+            IncidentUpdate(
+                incident=parent,
+                status=parent.status,
+                created_at=now,
+                display_at=now,
+                internal_note=f"Incident #{child.pk} ({child.title}) attached as a child.",
+                deliver_notifications=False,
+                **_author(actor),
+            ),
+        ]
+    )
     audit_record(
         actor=actor, action="incident.attached", obj=child, details={"parent_id": parent.pk}
     )
@@ -605,6 +644,10 @@ def incident_edit(
         title = title.strip()
         if not title or len(title) > TITLE_MAX:
             errors["title"] = [f"Give a title of 1-{TITLE_MAX} characters."]
+    if isinstance(internal_title, str):
+        internal_title = internal_title.strip()
+        if len(internal_title) > TITLE_MAX:
+            errors["internal_title"] = [f"Use at most {TITLE_MAX} characters."]
     if isinstance(impact_scope_pct, int) and not 0 <= impact_scope_pct <= 100:
         errors["impact_scope_pct"] = ["Give a percentage between 0 and 100."]
     region_rows = None

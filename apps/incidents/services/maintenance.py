@@ -60,6 +60,8 @@ def maintenance_schedule(
     errors: dict[str, list[str]] = {}
     if not title.strip():
         errors["title"] = ["Give the maintenance a title customers understand."]
+    elif len(title.strip()) > 200:
+        errors["title"] = ["Use at most 200 characters."]
     if not services:
         errors["services"] = ["Name at least one affected service."]
     service_rows, service_errors = resolve_services(dict.fromkeys(services, "under_maintenance"))
