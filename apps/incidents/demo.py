@@ -113,9 +113,7 @@ def _last_weeks_incident() -> None:
     # The use-cases stamp "now"; move the story to last week, 14:05 UTC, step by step.
     start = (timezone.now() - timedelta(days=7)).replace(hour=14, minute=5, second=0, microsecond=0)
     offsets = [0, 25, 80, 105]  # investigating, identified, monitoring, resolved
-    for update, minutes in zip(
-        incident.updates.order_by("created_at", "id"), offsets, strict=True
-    ):
+    for update, minutes in zip(incident.updates.order_by("created_at", "id"), offsets, strict=True):
         at = start + timedelta(minutes=minutes)
         IncidentUpdate.objects.filter(pk=update.pk).update(
             created_at=at,

@@ -460,3 +460,10 @@ def test_every_state_change_is_in_the_audit_log_with_its_actor(services) -> None
         ("incident.resolved", ACTOR),
     } <= actions
     assert IncidentUpdate.objects.filter(incident=incident, author_label=ACTOR).count() == 2
+
+
+def test_a_triage_incident_cannot_be_moved_on_by_a_note(services) -> None:
+    incident = incident_open(title="x", severity="P2", source="sentry", actor=ACTOR)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(incident=incident, internal_note="n", status="identified", actor=ACTOR)
+    assert "confirm customer impact" in caught.value.fields["status"][0]

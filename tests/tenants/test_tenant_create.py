@@ -125,7 +125,10 @@ def test_demo_seeds_services_regions_last_weeks_incident_and_next_weeks_maintena
         assert abs(incident.resolved_at - week_ago) < timedelta(days=1)
         timeline = list(incident.updates.order_by("display_at"))
         assert [u.status for u in timeline] == [
-            "investigating", "identified", "monitoring", "resolved"
+            "investigating",
+            "identified",
+            "monitoring",
+            "resolved",
         ]
         assert all(u.body for u in timeline) and timeline[1].internal_note
         window = MaintenanceWindow.objects.get()

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -144,8 +144,10 @@ def incident_open(
     if errors:
         raise ValidationFailed("The incident cannot be opened.", fields=errors)
 
+    # People (in the portal or through the API) open confirmed incidents unless they say
+    # otherwise; monitoring integrations open them in triage.
     confirmed = (
-        source == IncidentSource.MANUAL
+        source in (IncidentSource.MANUAL, IncidentSource.API)
         if customer_impact_confirmed is None
         else customer_impact_confirmed
     )
@@ -155,21 +157,28 @@ def incident_open(
             fields={"body": ["Leave it empty until customer impact is confirmed."]},
         )
     started = started_at or now
-    incident = Incident.objects.create(
-        title=title,
-        internal_title=internal_title.strip(),
-        severity=severity,
-        status=IncidentStatus.INVESTIGATING if confirmed else IncidentStatus.TRIAGE,
-        customer_impact_confirmed=confirmed,
-        impact_confirmed_at=now if confirmed else None,
-        impact_scope_pct=impact_scope_pct,
-        commander=commander,
-        started_at=started,
-        detected_at=now,
-        eta_unknown_since=started,
-        source=source,
-        external_id=external_id,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: a lost race on external_id is not fatal
+            incident = Incident.objects.create(
+                title=title,
+                internal_title=internal_title.strip(),
+                severity=severity,
+                status=IncidentStatus.INVESTIGATING if confirmed else IncidentStatus.TRIAGE,
+                customer_impact_confirmed=confirmed,
+                impact_confirmed_at=now if confirmed else None,
+                impact_scope_pct=impact_scope_pct,
+                commander=commander,
+                started_at=started,
+                detected_at=now,
+                eta_unknown_since=started,
+                source=source,
+                external_id=external_id,
+            )
+    except IntegrityError:
+        if not external_id:
+            raise
+        # A concurrent open of the same alert won: return its incident, as a repeat would.
+        return Incident.objects.get(source=source, external_id=external_id)
     IncidentService.objects.bulk_create(
         IncidentService(incident=incident, service=service, component_status=status)
         for service, status in affected
@@ -288,7 +297,16 @@ def incident_post_update(
             "Customer impact is not confirmed: confirm it before posting a public message, "
             "or write an internal note instead."
         ]
-    if status is not None and status not in UPDATE_STATUSES and status != incident.status:
+    if (
+        status is not None
+        and status != incident.status
+        and incident.status == IncidentStatus.TRIAGE
+    ):
+        errors["status"] = [
+            "The incident is in triage: confirm customer impact to move it on, or resolve "
+            "it or mark it a false alarm."
+        ]
+    elif status is not None and status not in UPDATE_STATUSES and status != incident.status:
         allowed = ", ".join(UPDATE_STATUSES)
         hint = " Use resolve to resolve it." if status == IncidentStatus.RESOLVED else ""
         errors["status"] = [f"An update can move the incident to {allowed}.{hint}"]

@@ -187,8 +187,10 @@ def maintenance_complete(
     window = _lock(window)
     if window.status == MaintenanceStatus.COMPLETED:
         return window
-    if window.status not in ACTIVE_MAINTENANCE:
+    if window.status == MaintenanceStatus.SCHEDULED:
         raise _refuse(window, "be completed before it has started")
+    if window.status not in ACTIVE_MAINTENANCE:
+        raise _refuse(window, "be completed")
     now = timezone.now()
     window.status = MaintenanceStatus.COMPLETED
     window.actual_end = now
@@ -206,8 +208,10 @@ def maintenance_cancel(
     window = _lock(window)
     if window.status == MaintenanceStatus.CANCELLED:
         return window
-    if window.status != MaintenanceStatus.SCHEDULED:
+    if window.status in ACTIVE_MAINTENANCE:
         raise _refuse(window, "be cancelled (complete it instead)")
+    if window.status != MaintenanceStatus.SCHEDULED:
+        raise _refuse(window, "be cancelled")
     now = timezone.now()
     window.status = MaintenanceStatus.CANCELLED
     window.save(update_fields=["status", "updated_at"])
