@@ -8,6 +8,8 @@ admin.site.site_title = "Clarion"
 
 urlpatterns = [
     path("", include("apps.statuspage.urls")),
+    path("", include("apps.subscribers.urls")),
+    path("hooks/", include("apps.integrations.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.core.api.urls")),
 ]

@@ -93,6 +93,8 @@ TENANT_APPS = [
     "apps.core",
     "apps.incidents",
     "apps.statuspage",
+    "apps.subscribers",
+    "apps.integrations",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -11,4 +11,6 @@ urlpatterns = [
         name="api-schema",
     ),
     path("", include("apps.incidents.api.urls")),
+    path("", include("apps.subscribers.api.urls")),
+    path("", include("apps.integrations.api.urls")),
 ]
