@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
@@ -16,6 +17,8 @@ from apps.statuspage import store
 from apps.tenants.models import Tenant
 from apps.tenants.selectors import host_cache_clear
 from apps.tenants.services import tenant_create
+from config.celery import app as celery_app
+from config.celery_queues import QUEUE_NAMES
 
 TEST_HOST = "test.localhost"
 OTHER_HOST = "other.localhost"
@@ -44,6 +47,25 @@ def _fresh_status_page_cache() -> None:
     keys = list(client.scan_iter(f"{store.key_prefix()}*"))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def celery_worker() -> Iterator[object]:
+    """A real Celery worker (in a thread of this process) on the real broker, all queues.
+
+    Session-scoped and started before any test transaction: starting a worker closes the
+    database connections of the process. The worker has its own connection, so it sees only
+    committed data (the session tenants), not a test's uncommitted rows."""
+    celery_app.control.purge()
+    with start_worker(
+        celery_app,
+        pool="solo",
+        perform_ping_check=False,
+        queues=list(QUEUE_NAMES),
+        loglevel="WARNING",
+        shutdown_timeout=10,
+    ) as worker:
+        yield worker
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
@@ -16,16 +17,23 @@ from apps.core.tenancy import current_schema
 from apps.incidents import events
 from apps.incidents.models import Region, Service, ServiceGroup
 from apps.statuspage import store
+from apps.statuspage.tasks import export_current_tenant
 from apps.tenants.models import Tenant
 
 
+def _changed(schema: str) -> None:
+    store.version_bump(schema)
+    if settings.CLARION_STATUS_EXPORT_DIR:
+        export_current_tenant.delay()  # runs in `schema` (the task carries it)
+
+
 def _on_event(event: DomainEvent) -> None:
-    store.version_bump(event.schema)
+    _changed(event.schema)
 
 
 def _on_catalog_change(sender: Any, **kwargs: Any) -> None:
     schema = current_schema()
-    transaction.on_commit(lambda: store.version_bump(schema), robust=True)
+    transaction.on_commit(lambda: _changed(schema), robust=True)
 
 
 def _on_tenant_change(sender: Any, instance: Tenant, **kwargs: Any) -> None:

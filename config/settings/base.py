@@ -270,9 +270,20 @@ LOGGING = {
 # How the public status page names its own URLs (feeds, JSON `url`, shortlinks).
 CLARION_PUBLIC_SCHEME = env.str("CLARION_PUBLIC_SCHEME", default="http" if DEBUG else "https")
 CLARION_PUBLIC_PORT = env.str("CLARION_PUBLIC_PORT", default="")
+# When set, every change re-exports the tenant's public pages as static files here.
+CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
-CLARION_TENANT_PERIODIC_JOBS: list[str] = []
+CLARION_TENANT_PERIODIC_JOBS: list[str] = ["apps.integrations.periodic.triage_close_quiet"]
+# Dotted paths of the monitoring sources accepted at /hooks/<source>/<token>/, one per key
+# (see apps.integrations.inbound.base).
+CLARION_INBOUND_SOURCES = [
+    f"apps.integrations.inbound.{name}.source"
+    for name in ("alertmanager", "grafana", "pagerduty", "sentry", "datadog", "newrelic", "generic")
+]
+# Fernet key(s) for stored credentials, comma-separated, first one encrypts (apps.core.crypto);
+# unset: derived from SECRET_KEY.
+CLARION_ENCRYPTION_KEY = env.str("CLARION_ENCRYPTION_KEY", default="")
 # Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
 CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed"]
 # Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).

@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   var format = new Intl.DateTimeFormat(undefined, {
-    dateStyle: "medium", timeStyle: "short", timeZoneName: "short"
+    year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
   document.querySelectorAll("time[datetime]").forEach(function (node) {
     var when = new Date(node.getAttribute("datetime"));
