@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django_tenants.utils import schema_context
+from django_tenants.utils import get_tenant_model, schema_context, tenant_context
 
 from apps.core.tenancy import current_schema
 
@@ -53,7 +53,9 @@ def emit(name: str, **data: Any) -> DomainEvent:
 
 
 def _dispatch(event: DomainEvent) -> None:
-    with schema_context(event.schema):
+    # The tenant itself (not only its schema), so handlers can use its name and slug.
+    tenant = get_tenant_model().objects.filter(schema_name=event.schema).first()
+    with tenant_context(tenant) if tenant is not None else schema_context(event.schema):
         for handler in list(_handlers[event.name]):
             try:
                 handler(event)

@@ -23,7 +23,7 @@ _READ = ("*.view_*",)
 ROLE_GRANTS: dict[str, tuple[str, ...]] = {
     VIEWER: _READ,
     RESPONDER: (*_READ, "incidents.*"),
-    APPROVER: (*_READ, "incidents.*", "communications.*", "postmortems.*"),
+    APPROVER: (*_READ, "incidents.*", "communications.*", "postmortems.*", "subscribers.*"),
 }
 
 

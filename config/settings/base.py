@@ -95,6 +95,7 @@ TENANT_APPS = [
     "apps.statuspage",
     "apps.subscribers",
     "apps.integrations",
+    "apps.communications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -207,6 +208,9 @@ CELERY_BEAT_SCHEDULE = {
     "clarion-tick": {"task": "core.tick", "schedule": 60.0, "options": {"queue": "default"}},
 }
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
+# Celery's Django fixup closes the database connection before and after every task unless
+# this is set: keep it (CONN_MAX_AGE still applies) instead of reconnecting per task.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- API ----------------------------------------------------------------------------------
 
@@ -274,7 +278,9 @@ CLARION_PUBLIC_PORT = env.str("CLARION_PUBLIC_PORT", default="")
 CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
-CLARION_TENANT_PERIODIC_JOBS: list[str] = ["apps.integrations.periodic.triage_close_quiet"]
+CLARION_TENANT_PERIODIC_JOBS: list[str] = [
+    "apps.communications.tasks.sweep",
+]
 # Dotted paths of the monitoring sources accepted at /hooks/<source>/<token>/, one per key
 # (see apps.integrations.inbound.base).
 CLARION_INBOUND_SOURCES = [
@@ -284,7 +290,11 @@ CLARION_INBOUND_SOURCES = [
 # Fernet key(s) for stored credentials, comma-separated, first one encrypts (apps.core.crypto);
 # unset: derived from SECRET_KEY.
 CLARION_ENCRYPTION_KEY = env.str("CLARION_ENCRYPTION_KEY", default="")
+# Channel implementations (apps.communications.channels.base); one per key.
+CLARION_CHANNELS = [
+    "apps.communications.channels.email.EmailChannel",
+    "apps.communications.channels.webhook.WebhookChannel",
+]
+
 # Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
-CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed"]
-# Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
-CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed"]
+CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed", "apps.subscribers.demo.seed"]

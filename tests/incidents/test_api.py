@@ -1,24 +1,18 @@
 """The incidents API as a whole: its OpenAPI description (every exchange these tests make is
-checked against it), what a viewer key may do, and tenant isolation of every endpoint.
-
-`CheckedClient` is shared with test_api_incidents.py and test_api_maintenance.py."""
+checked against it by `tests.openapi.CheckedClient`), what a viewer key may do, and tenant
+isolation of every endpoint."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.http import HttpResponse
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from jsonschema import Draft202012Validator
-from rest_framework.test import APIClient
 
 from apps.core.models import AuditEvent
 from apps.core.services import apikey_create
@@ -26,136 +20,11 @@ from apps.incidents import services
 from apps.incidents.models import Incident, MaintenanceWindow
 from tests.conftest import OTHER_HOST, TEST_HOST
 from tests.factories import RegionFactory, ServiceFactory, UserFactory
+from tests.openapi import CheckedClient, _id, call, fill, management_operations, openapi
 
-# --- the OpenAPI description as a test oracle ---------------------------------------------
-
-_DOCUMENT: dict[str, Any] = {}
-
-
-def _json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema object as JSON Schema: `nullable` becomes a null alternative, and
-    an object with declared properties accepts no others, so an undocumented field fails."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {}
-    for key, value in node.items():
-        if key == "properties":
-            out[key] = {name: _json_schema(schema) for name, schema in value.items()}
-        elif key in ("enum", "required", "default", "example"):
-            out[key] = value
-        else:
-            out[key] = _json_schema(value)
-    if out.get("type") == "object" and "properties" in out:
-        out.setdefault("additionalProperties", False)
-    if out.pop("nullable", False):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def openapi() -> dict[str, Any]:
-    """The served description (/api/v1/schema/), fetched once."""
-    if not _DOCUMENT:
-        response = APIClient(HTTP_HOST=TEST_HOST).get("/api/v1/schema/", {"format": "json"})
-        assert response.status_code == 200
-        _DOCUMENT.update(response.json())
-        _DOCUMENT["x-json-schema-components"] = {
-            "schemas": {
-                name: _json_schema(schema)
-                for name, schema in _DOCUMENT["components"]["schemas"].items()
-            }
-        }
-    return _DOCUMENT
-
-
-def _validate(instance: Any, schema: dict[str, Any], document: dict[str, Any]) -> None:
-    root = {**_json_schema(schema), "components": document["x-json-schema-components"]}
-    Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(
-        instance
-    )
-
-
-def _path_template(document: dict[str, Any], path: str) -> str | None:
-    """The documented path that `path` is an instance of (the most specific one)."""
-    matches = []
-    for template in document["paths"]:
-        parts = re.split(r"(\{[^}]+\})", template)
-        pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-        if re.fullmatch(pattern, path):
-            matches.append(template)
-    return min(matches, key=lambda t: t.count("{"), default=None)
-
-
-Exchange = tuple[str, str, str]  # path template, method, status
-
-
-def check_exchange(
-    method: str, path: str, data: Any, content_type: str, response: HttpResponse
-) -> Exchange:
-    """Fail unless the response's status is documented for the operation and its body
-    validates against the documented schema (and, for a success, the request body against
-    the documented request)."""
-    document = openapi()
-    template = _path_template(document, path)
-    assert template is not None, f"{method} {path}: the path is not in the OpenAPI description"
-    operation = document["paths"][template].get(method.lower())
-    assert operation is not None, f"{method} {template} is not documented"
-    code = str(response.status_code)
-    assert code in operation["responses"], (
-        f"{method} {path} answered {code}, documented are {sorted(operation['responses'])}: "
-        f"{response.content[:500]!r}"
-    )
-    documented = operation["responses"][code]["content"]["application/json"]["schema"]
-    _validate(json.loads(response.content), documented, document)
-    body = json.loads(data) if data and content_type.startswith("application/json") else None
-    if response.status_code < 300 and body not in (None, {}):
-        assert "requestBody" in operation, f"{method} {template} documents no request body"
-        request_schema = operation["requestBody"]["content"]["application/json"]["schema"]
-        _validate(body, request_schema, document)
-    return template, method.lower(), code
-
-
-class CheckedClient(APIClient):
-    """An API client (JSON bodies) whose every exchange is checked against the OpenAPI
-    description; `seen` records which documented responses it produced."""
-
-    def __init__(self, host: str = TEST_HOST, key: str | None = None) -> None:
-        super().__init__(HTTP_HOST=host)
-        if key is not None:
-            self.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-        self.seen: set[Exchange] = set()
-
-    def generic(
-        self, method, path, data="", content_type="application/octet-stream", secure=False, **extra
-    ):
-        openapi()  # fetched before this request, which may be on another tenant's host
-        response = super().generic(method, path, data, content_type, secure, **extra)
-        self.seen.add(check_exchange(method, urlsplit(path).path, data, content_type, response))
-        return response
-
-    def post(self, path, data=None, format="json", **extra):
-        return super().post(path, data, format=format, **extra)
-
-    def patch(self, path, data=None, format="json", **extra):
-        return super().patch(path, data, format=format, **extra)
-
-
-def management_operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(path template, method, operation) of everything documented under /api/v1/."""
-    return [
-        (template, method, operation)
-        for template, item in document["paths"].items()
-        if template.startswith("/api/v1/")
-        for method, operation in item.items()
-    ]
-
-
-def call(client: APIClient, method: str, path: str, body: Any = None) -> Any:
-    if method == "get":
-        return client.get(path)
-    return getattr(client, method)(path, body)
-
+# The parts of /api/v1/ this app answers ("" is the API root); the other apps' round trips
+# cover theirs.
+RESOURCES = ("", "services", "regions", "incidents", "maintenances")
 
 # --- fixtures -----------------------------------------------------------------------------
 
@@ -227,17 +96,6 @@ def world(tenant_db) -> dict[str, Any]:
     }
 
 
-def fill(value: Any, world: dict[str, Any]) -> Any:
-    """`value` with `{name}` placeholders replaced from `world` (a lone placeholder keeps the
-    value's type, so ids stay numbers)."""
-    if isinstance(value, dict):
-        return {k: fill(v, world) for k, v in value.items()}
-    if isinstance(value, str):
-        lone = re.fullmatch(r"\{(\w+)\}", value)
-        return world[lone.group(1)] if lone else value.format(**world)
-    return value
-
-
 READS = [
     "/api/v1/services/",
     "/api/v1/services/{service}/",
@@ -286,10 +144,6 @@ DETAIL_WRITES = [
 WRITES = CREATES + DETAIL_WRITES
 
 
-def _id(case: Any) -> str:
-    return f"{case[0].upper()} {case[1]}" if isinstance(case, tuple) else f"GET {case}"
-
-
 # --- the description ----------------------------------------------------------------------
 
 
@@ -302,7 +156,9 @@ def test_schema_generates_without_warnings_and_validates(db, tmp_path) -> None:
 
 def test_every_operation_documents_its_errors_with_the_error_body(tenant_db) -> None:
     document = openapi()
-    operations = [op for op in management_operations(document) if op[0] != "/api/v1/"]
+    operations = [
+        op for op in management_operations(document, resources=RESOURCES) if op[0] != "/api/v1/"
+    ]
     assert len(operations) == 24
     for template, method, operation in operations:
         responses = operation["responses"]
@@ -349,7 +205,7 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
     document = openapi()
     anonymous = CheckedClient(TEST_HOST)
     # Missing key, viewer key, unknown object (or page): every operation the same way.
-    for template, method, operation in management_operations(document):
+    for template, method, operation in management_operations(document, resources=RESOURCES):
         responses = operation["responses"]
         assert call(anonymous, method, _concrete(template, world)).status_code == 401
         if "403" in responses:
@@ -455,7 +311,7 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
 
     documented = {
         (template, method, code)
-        for template, method, operation in management_operations(document)
+        for template, method, operation in management_operations(document, resources=RESOURCES)
         for code in operation["responses"]
     }
     produced = api.seen | viewer.seen | anonymous.seen

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.incidents import services
 from tests.conftest import TEST_HOST
 from tests.factories import RegionFactory, ServiceFactory, ServiceGroupFactory
-from tests.incidents.test_api import CheckedClient
+from tests.openapi import CheckedClient
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from apps.incidents import services
 from apps.incidents.models import Incident
 from tests.conftest import TEST_HOST
 from tests.factories import RegionFactory, ServiceFactory, UserFactory
-from tests.incidents.test_api import CheckedClient
+from tests.openapi import CheckedClient
 
 INCIDENTS = "/api/v1/incidents/"
 

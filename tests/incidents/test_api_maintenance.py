@@ -15,7 +15,7 @@ from apps.incidents.models import MaintenanceWindow, PolicySettings
 from apps.incidents.models.policy import WEEKDAYS
 from tests.conftest import TEST_HOST
 from tests.factories import RegionFactory, ServiceFactory
-from tests.incidents.test_api import CheckedClient
+from tests.openapi import CheckedClient
 
 MAINTENANCES = "/api/v1/maintenances/"
 

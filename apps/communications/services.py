@@ -1,0 +1,203 @@
+"""Message use-cases: draft from an incident update, approve, publish (fan out), cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.communications.choices import ChannelKey, MessageKind, MessageState
+from apps.communications.context import context_for, decode
+from apps.communications.models import Message, MessageTemplate
+from apps.communications.rendering import (
+    TemplateProblem,
+    empty_placeholders,
+    render,
+    template_parse,
+)
+from apps.communications.tasks import fanout_message
+from apps.core.audit import Actor, actor_label, audit_record
+from apps.core.exceptions import Conflict, ValidationFailed
+from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
+from apps.incidents.selectors import policy_for
+
+# Per-subscriber channels that follow the policy's e-mail switch (same urgency and reach).
+FOLLOW_EMAIL = (ChannelKey.WEBHOOK, ChannelKey.SLACK, ChannelKey.TEAMS)
+APPROVAL_SEVERITIES = ("P1", "P2")
+
+
+def default_channels(incident: Incident | None) -> list[str]:
+    """The severity policy's channels, plus the subscriber's own endpoints (webhook, Slack,
+    Teams) wherever the policy sends e-mail; for maintenance every channel but SMS."""
+    if incident is None:
+        return [c for c in ChannelKey.values if c != ChannelKey.SMS]
+    policy = list(policy_for(incident.severity).channels)
+    if ChannelKey.EMAIL in policy:
+        policy += FOLLOW_EMAIL
+    return [c for c in ChannelKey.values if c in policy]
+
+
+def _templates(kind: str, channels: Sequence[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for row in MessageTemplate.objects.filter(kind=kind, channel__in=channels, locale="en"):
+        found.setdefault(row.channel, {})[row.part] = row.source
+    return found
+
+
+def preview(message: Message, context: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each channel's parts rendered with `context` (templates checked on the way)."""
+    sources = _templates(message.kind, message.channels)
+    rendered: dict[str, dict[str, str]] = {}
+    for channel, parts in sources.items():
+        rendered[channel] = {}
+        for part, source in parts.items():
+            template, _ = template_parse(source, kind=message.kind, html=part == "html")
+            rendered[channel][part] = render(template, decode(context))
+    return rendered
+
+
+@transaction.atomic
+def message_draft(
+    *,
+    kind: str,
+    incident: Incident | None = None,
+    update: IncidentUpdate | None = None,
+    maintenance: MaintenanceWindow | None = None,
+    channels: Sequence[str] | None = None,
+    extra: dict[str, Any] | None = None,
+    actor: Actor,
+) -> Message:
+    """A draft message for an incident (update) or a maintenance window. Channels default
+    to the policy's and may be narrowed, not widened past it."""
+    if kind not in MessageKind.values:
+        raise ValidationFailed("Unknown message kind.", fields={"kind": [f"{kind!r}?"]})
+    if update is not None:
+        incident = update.incident
+        existing = Message.objects.filter(update=update, kind=kind).first()
+        if existing is not None:
+            return existing
+    allowed = default_channels(incident)
+    chosen = list(channels) if channels is not None else allowed
+    wider = sorted(set(chosen) - set(allowed))
+    if wider:
+        raise ValidationFailed(
+            "A message may narrow the policy's channels, not widen them.",
+            fields={"channels": [f"Not in the policy for this message: {', '.join(wider)}."]},
+        )
+    context = context_for(kind=kind, incident=incident, update=update, maintenance=maintenance)
+    context.update(extra or {})
+    message = Message(
+        kind=kind,
+        incident=incident,
+        update=update,
+        maintenance=maintenance,
+        channels=chosen,
+        context=context,
+        requires_approval=bool(incident and incident.severity in APPROVAL_SEVERITIES),
+    )
+    try:
+        message.rendered = preview(message, context)
+    except TemplateProblem as exc:
+        raise ValidationFailed(f"A template of this message is broken: {exc}") from exc
+    message.save()
+    audit_record(
+        actor=actor,
+        action="message.drafted",
+        obj=message,
+        details={"kind": kind, "channels": chosen},
+    )
+    return message
+
+
+def _check_complete(message: Message) -> None:
+    """Every channel has its wording and every placeholder used outside an {% if %} has a
+    value; the error names the placeholder and the channel."""
+    problems: dict[str, list[str]] = {}
+    sources = _templates(message.kind, message.channels)
+    for channel in message.channels:
+        if channel != ChannelKey.WEBHOOK and "text" not in sources.get(channel, {}):
+            problems.setdefault("channels", []).append(
+                f"There is no {channel} text template for {message.get_kind_display()}."
+            )
+        for part, source in sources.get(channel, {}).items():
+            _, required = template_parse(source, kind=message.kind, html=part == "html")
+            required -= {"recipient_name", "manage_url", "unsubscribe_url"}  # per recipient
+            for name in empty_placeholders(required, message.context):
+                problems.setdefault("context", []).append(
+                    f"The placeholder '{name}' is empty in the {channel} {part}."
+                )
+    if problems:
+        raise ValidationFailed(
+            "The message cannot be approved: fill every placeholder.", fields=problems
+        )
+
+
+@transaction.atomic
+def message_approve(*, message: Message, actor: Actor) -> Message:
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.state == MessageState.APPROVED:
+        return message
+    if message.state != MessageState.DRAFT:
+        raise Conflict(
+            f"Message #{message.pk} is {message.state}; only a draft is approved.",
+            code=f"message_{message.state}",
+        )
+    if message.incident is not None and not message.incident.customer_impact_confirmed:
+        raise Conflict(
+            "Customer impact is not confirmed: nothing goes out to customers yet.",
+            code="impact_not_confirmed",
+        )
+    _check_complete(message)
+    message.state = MessageState.APPROVED
+    message.approved_at = timezone.now()
+    message.approved_by = actor if isinstance(actor, User) else None
+    message.approved_by_label = actor_label(actor)[:200]
+    message.save()
+    audit_record(actor=actor, action="message.approved", obj=message)
+    return message
+
+
+@transaction.atomic
+def message_publish(*, message: Message, actor: Actor, approver: bool = False) -> Message:
+    """Commit the intent to send and return at once; a task writes the deliveries and
+    queues the sends. A message needing approval must be approved first (or published by
+    an approver, which approves it)."""
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.state in (MessageState.SENDING, MessageState.SENT):
+        return message
+    if message.state == MessageState.DRAFT:
+        if message.requires_approval and not approver:
+            raise Conflict(
+                "This message needs a communications approver's approval first.",
+                code="approval_required",
+            )
+        message = message_approve(message=message, actor=actor)
+    if message.state != MessageState.APPROVED:
+        raise Conflict(
+            f"Message #{message.pk} is {message.state}.", code=f"message_{message.state}"
+        )
+    message.state = MessageState.SENDING
+    message.fanout_started_at = timezone.now()
+    message.save(update_fields=["state", "fanout_started_at"])
+    audit_record(actor=actor, action="message.published", obj=message)
+    transaction.on_commit(lambda: fanout_message.delay(message.pk))
+    return message
+
+
+@transaction.atomic
+def message_cancel(*, message: Message, actor: Actor) -> Message:
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    if message.state == MessageState.CANCELLED:
+        return message
+    if message.state not in (MessageState.DRAFT, MessageState.APPROVED):
+        raise Conflict(
+            f"Message #{message.pk} is already {message.state}; it cannot be cancelled.",
+            code=f"message_{message.state}",
+        )
+    message.state = MessageState.CANCELLED
+    message.save(update_fields=["state"])
+    audit_record(actor=actor, action="message.cancelled", obj=message)
+    return message

@@ -1,0 +1,12 @@
+from apps.subscribers.models.customers import Customer
+from apps.subscribers.models.segments import Segment, Suppression
+from apps.subscribers.models.subscribers import Subscriber, Subscription, new_manage_token
+
+__all__ = [
+    "Customer",
+    "Segment",
+    "Subscriber",
+    "Subscription",
+    "Suppression",
+    "new_manage_token",
+]
