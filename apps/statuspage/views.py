@@ -12,6 +12,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.template.loader import render_to_string
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_safe
 
 from apps.core.tenancy import current_schema, current_tenant
 from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES, MaintenanceStatus
+from apps.statuspage import banner as banner_module
 from apps.statuspage import ical, selectors, store
 from apps.tenants.selectors import tenant_url
 
@@ -300,6 +302,37 @@ def incident_page(request: HttpRequest, incident_id: int) -> HttpResponse:
     if entry.content_type == "not-found":
         raise Http404("No such public incident.")
     return respond(request, entry)
+
+
+@require_safe
+def banner(request: HttpRequest) -> HttpResponse:
+    """`/api/v2/banner.json?customer=<key>`: the banners that customer should see. Cached
+    per customer and invalidated with the rest of the page."""
+    customer = request.GET.get("customer", "")[:100]
+    if customer and not banner_module.Customer.objects.filter(external_key=customer).exists():
+        customer = ""  # unknown keys share the global banners (and one cache entry)
+
+    def build() -> tuple[bytes, str]:
+        data = {
+            "page": _page(),
+            "banners": banner_module.banners_for(
+                customer or None, page_id=page_id(), base_url=base_url()
+            ),
+        }
+        return _dump(data)
+
+    return respond(request, store.rendered(current_schema(), f"/banner?{customer}", build))
+
+
+@require_safe
+def widget(request: HttpRequest) -> HttpResponse:
+    """The embeddable banner script, from this host so that it fetches this tenant."""
+    with open(finders.find("clarion/widget.js") or "", "rb") as handle:
+        body = handle.read()
+    entry = store.make_entry(0, body, "text/javascript; charset=utf-8")
+    response = respond(request, entry)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @require_safe

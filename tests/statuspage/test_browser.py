@@ -10,8 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +23,9 @@ from django.db import connection, connections
 from django_tenants.utils import tenant_context
 
 from apps.incidents.demo import seed as seed_catalog
+from apps.incidents.models import Region
 from apps.incidents.services import incident_open, incident_post_update
+from apps.subscribers.models import Customer
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_create
 from config.embedded import BASE_DIR
@@ -65,6 +69,9 @@ def site(django_db_setup, django_db_blocker):
                 body="A faulty deploy was rolled back.",
                 internal_note="SECRET internal detail",
             )
+            Customer.objects.create(
+                name="Shop GmbH", external_key="shop-eu", region=Region.objects.get(code="eu")
+            )
         connection.set_schema_to_public()
     port = _free_port()
     database = (
@@ -94,7 +101,7 @@ def site(django_db_setup, django_db_blocker):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    yield {"url": url, "incident": incident}
+    yield {"url": url, "incident": incident, "port": port}
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=10)
     with django_db_blocker.unblock():
@@ -194,3 +201,45 @@ def test_without_javascript_the_page_still_reads(site, browser) -> None:
 
 def test_chromium_is_the_debian_package() -> None:
     assert shutil.which("chromium") == CHROMIUM
+
+
+def test_the_in_app_widget_shows_and_dismisses_banners(site, browser) -> None:
+    """The widget embedded in the tenant's own product (another origin)."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    script = f"http://browser.localhost:{site['port']}/widget.js"
+    product = (
+        "<html><head><title>Product</title></head><body><main>App</main>"
+        f'<script src="{script}" data-customer="shop-eu"></script></body></html>'
+    )
+
+    class Product(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = product.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Product)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page.goto(f"http://product.localhost:{server.server_address[1]}/")
+    banner = page.locator("[aria-label='Service status'] [role=status]")
+    banner.first.wait_for(timeout=10000)
+    assert "Checkout errors" in banner.first.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget.png"))
+    page.click("text=Dismiss")
+    assert banner.count() == 0
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert banner.count() == 0  # remembered
+    assert problems == []
+    context.close()
+    server.shutdown()
