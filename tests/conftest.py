@@ -50,7 +50,7 @@ def _fresh_status_page_cache() -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker() -> Iterator[object]:
+def celery_worker(django_db_blocker) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """A real Celery worker (in a thread of this process) on the real broker, all queues.
 
     Session-scoped and started before any test transaction: starting a worker closes the
@@ -66,6 +66,13 @@ def celery_worker() -> Iterator[object]:
         shutdown_timeout=10,
     ) as worker:
         yield worker
+    # The worker thread's own database session outlives the thread; end it so that the
+    # test database can be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from apps.core.tenancy import current_schema
 from apps.incidents import events
 from apps.incidents.models import Region, Service, ServiceGroup
 from apps.statuspage import store
+from apps.statuspage.models import PageBranding
 from apps.statuspage.tasks import export_current_tenant
 from apps.tenants.models import Tenant
 
@@ -44,7 +45,7 @@ def _on_tenant_change(sender: Any, instance: Tenant, **kwargs: Any) -> None:
 def connect() -> None:
     for name in (v for k, v in vars(events).items() if k.isupper()):
         subscribe(name, _on_event)
-    for model in (Service, ServiceGroup, Region):
+    for model in (Service, ServiceGroup, Region, PageBranding):
         post_save.connect(_on_catalog_change, sender=model, dispatch_uid=f"sp-{model.__name__}")
         post_delete.connect(
             _on_catalog_change, sender=model, dispatch_uid=f"sp-del-{model.__name__}"

@@ -26,6 +26,7 @@ from apps.core.tenancy import current_schema, current_tenant
 from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES, MaintenanceStatus
 from apps.statuspage import banner as banner_module
 from apps.statuspage import ical, selectors, store
+from apps.statuspage.models import PageBranding
 from apps.tenants.selectors import tenant_url
 
 JSON = "application/json"
@@ -41,6 +42,11 @@ def base_url() -> str:
 
 def page_id() -> str:
     return str(current_tenant().slug)
+
+
+def branding() -> PageBranding:
+    found = PageBranding.objects.filter(pk=PageBranding.singleton_pk).first()
+    return found or PageBranding(pk=PageBranding.singleton_pk)
 
 
 def _page() -> dict[str, Any]:
@@ -145,6 +151,7 @@ def build_home() -> tuple[bytes, str]:
         "statuspage/home.html",
         {
             "tenant": current_tenant(),
+            "branding": branding(),
             "status": selectors.status_json(incidents, maintenances),
             "incidents": incidents,
             "maintenances": maintenances,
@@ -187,6 +194,7 @@ def build_incident(incident_id: int) -> Callable[[], tuple[bytes, str]]:
             "statuspage/incident.html",
             {
                 "tenant": current_tenant(),
+                "branding": branding(),
                 "incident": selectors.incident_json(incident, page_id(), base_url()),
             },
         )
@@ -348,6 +356,7 @@ def history(request: HttpRequest) -> HttpResponse:
         "statuspage/history.html",
         {
             "tenant": current_tenant(),
+            "branding": branding(),
             "months": months,
             "page": page,
         },

@@ -3,6 +3,7 @@
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from apps.incidents.models import Incident
@@ -126,3 +127,27 @@ def test_an_unchanged_page_is_rendered_once(page, world, django_assert_max_num_q
     page.get("/api/v2/summary.json")
     with django_assert_max_num_queries(2):  # host routing only; the body comes from the cache
         page.get("/api/v2/summary.json")
+
+
+def test_branding_logo_accent_and_footer_links(page, world, django_capture_on_commit_callbacks):
+    from django.core.exceptions import ValidationError
+
+    from apps.statuspage.models import PageBranding
+
+    with django_capture_on_commit_callbacks(execute=True):
+        PageBranding.objects.create(
+            pk=1,
+            logo_url="https://cdn.test.example/logo.svg",
+            accent_color="#aa3300",
+            footer_links=[{"label": "Privacy", "url": "https://test.example/privacy"}],
+        )
+    html = page.get("/").content.decode()
+    assert '<img src="https://cdn.test.example/logo.svg" alt="Test Tenant"' in html
+    assert "--accent: #aa3300" in html
+    assert '<a href="https://test.example/privacy">Privacy</a>' in html
+    bad = PageBranding(pk=1, accent_color="red", footer_links=[{"label": "x", "url": "ftp://x"}])
+    with pytest.raises(ValidationError) as caught:
+        bad.full_clean()
+    assert (
+        "accent_color" in caught.value.message_dict and "footer_links" in caught.value.message_dict
+    )
