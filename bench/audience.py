@@ -17,21 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import conninfo, sql
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from config import embedded
+from scratch import scratch_database
 
 COUNT_TARGET_S = 1.0
 STREAM_TARGET_S = 3.0
@@ -46,34 +41,8 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE to stderr")
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    os.environ["DEBUG"] = "false"
-    started = embedded.bootstrap()
-    scratch = f"clarion_bench_{os.getpid()}"
-    admin_info = conninfo.conninfo_to_dict(
-        started.database_url.replace("postgres://", "postgresql://", 1)
-    )
-    admin_info["dbname"] = "postgres"
-    with psycopg.connect(**admin_info, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
-    os.environ["DATABASE_URL"] = (
-        urlsplit(started.database_url)._replace(path=f"/{scratch}").geturl()
-    )
-    try:
+    with scratch_database("audience"):
         result = _run(args.subscribers, args.customers, explain=args.explain)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(**admin_info, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
-            )
-        root = embedded.embedded_dir()
-        if started.started_redis:
-            embedded.stop_redis(root)
-        if started.started_postgres:
-            embedded.stop_postgres(root)
     print(json.dumps(result))
 
 

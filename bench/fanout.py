@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -29,17 +28,13 @@ from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psutil
-import psycopg
 from aiosmtpd.controller import Controller
-from psycopg import conninfo, sql
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from config import embedded  # noqa: E402
+from scratch import ROOT, free_port, scratch_database
 
 
 class CountingSink:
@@ -65,60 +60,29 @@ class CountingSink:
             self.total = 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--timeout", type=int, default=900)
     args = parser.parse_args()
 
-    started = embedded.bootstrap()
-    scratch = f"clarion_bench_fanout_{os.getpid()}"
-    admin = conninfo.conninfo_to_dict(
-        started.database_url.replace("postgres://", "postgresql://", 1)
-    )
-    admin["dbname"] = "postgres"
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
     sink = CountingSink()
     smtp_port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlsplit(started.database_url)._replace(path=f"/{scratch}").geturl(),
-        "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings.dev"),
-        "DEBUG": "false",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "CACHE_KEY_PREFIX": scratch,
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     worker: subprocess.Popen[bytes] | None = None
-    try:
-        result, worker = run(args, env, sink, smtp_port)
-    finally:
-        if worker is not None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=60)
-        controller.stop()
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(**admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
-            )
-        root = embedded.embedded_dir()
-        if started.started_redis:
-            embedded.stop_redis(root)
-        if started.started_postgres:
-            embedded.stop_postgres(root)
+    with scratch_database(
+        "fanout",
+        DJANGO_SETTINGS_MODULE=os.environ.get("BENCH_SETTINGS", "config.settings.dev"),
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+    ) as env:
+        try:
+            result, worker = run(args, env, sink, smtp_port)
+        finally:
+            if worker is not None:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=60)
+            controller.stop()
     print(json.dumps(result))
 
 

@@ -20,23 +20,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import conninfo, sql
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from config import embedded  # noqa: E402
+from scratch import ROOT, free_port, scratch_database, wait_http
 
 GUNICORN = [
     "-w",
@@ -53,25 +46,6 @@ GUNICORN = [
     "5",
 ]
 HOST = "acme.localhost"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, host: str, timeout: float = 60) -> bytes:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            request = urllib.request.Request(url, headers={"Host": host})
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return bytes(response.read())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def wrk(url: str, host: str, duration: int, connections: int) -> tuple[float, float]:
@@ -116,44 +90,19 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian's package).")
 
-    started = embedded.bootstrap()
-    scratch = f"clarion_bench_sp_{os.getpid()}"
-    admin = conninfo.conninfo_to_dict(
-        started.database_url.replace("postgres://", "postgresql://", 1)
-    )
-    admin["dbname"] = "postgres"
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlsplit(started.database_url)._replace(path=f"/{scratch}").geturl(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "SECURE_SSL_REDIRECT": "false",
-        "CACHE_KEY_PREFIX": scratch,
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     servers: list[subprocess.Popen[bytes]] = []
-    try:
-        result = run(args, env, servers)
-    finally:
-        for server in servers:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=30)
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(**admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
-            )
-        root = embedded.embedded_dir()
-        if started.started_redis:
-            embedded.stop_redis(root)
-        if started.started_postgres:
-            embedded.stop_postgres(root)
+    with scratch_database(
+        "statuspage",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="bench-" + "x" * 50,
+        SECURE_SSL_REDIRECT="false",
+    ) as env:
+        try:
+            result = run(args, env, servers)
+        finally:
+            for server in servers:
+                os.killpg(server.pid, 15)
+                server.wait(timeout=30)
     print(json.dumps(result))
 
 
