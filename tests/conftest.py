@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiKey
@@ -19,6 +19,7 @@ from apps.tenants.selectors import host_cache_clear
 from apps.tenants.services import tenant_create
 from config.celery import app as celery_app
 from config.celery_queues import QUEUE_NAMES
+from tests.smtp_sink import start_sink
 
 TEST_HOST = "test.localhost"
 OTHER_HOST = "other.localhost"
@@ -108,3 +109,20 @@ def api_client(api_key: tuple[ApiKey, str]) -> APIClient:
     client = APIClient(HTTP_HOST=TEST_HOST)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
     return client
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server; Django's SMTP backend is pointed at it."""
+    sink, controller = start_sink()
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST=controller.hostname,
+        EMAIL_PORT=controller.port,
+        EMAIL_USE_TLS=False,
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+        EMAIL_TIMEOUT=5,
+    ):
+        yield sink
+    controller.stop()

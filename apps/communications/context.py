@@ -13,6 +13,7 @@ from django.conf import settings
 
 from apps.core.tenancy import current_tenant
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
+from apps.subscribers.tokens import manage_token_sign
 from apps.tenants.selectors import tenant_url
 
 TIME_KEYS = frozenset(
@@ -42,9 +43,14 @@ def status_page_url() -> str:
 
 
 def subscriber_links(token: str) -> dict[str, str]:
-    """A subscriber's own links: manage the subscription, unsubscribe in one click."""
+    """A subscriber's own links: manage the subscription, unsubscribe in one click. They
+    carry the manage token signed for the current tenant (`apps.subscribers.tokens`)."""
     base = status_page_url()
-    return {"manage": f"{base}subscriptions/{token}/", "unsubscribe": f"{base}unsubscribe/{token}/"}
+    signed = manage_token_sign(token)
+    return {
+        "manage": f"{base}subscriptions/{signed}/",
+        "unsubscribe": f"{base}unsubscribe/{signed}/",
+    }
 
 
 def context_for(

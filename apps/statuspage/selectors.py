@@ -43,6 +43,7 @@ from apps.incidents.models import (
     ServiceGroup,
 )
 from apps.incidents.selectors import service_statuses
+from apps.statuspage.models import PageBranding
 
 IMPACT_BY_SEVERITY = {
     Severity.P1: "critical",
@@ -73,6 +74,12 @@ def iso(value: datetime | date | None) -> str | None:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value.isoformat()
+
+
+def page_branding() -> PageBranding:
+    """The tenant's logo, accent colour and footer links (the defaults when never set)."""
+    found = PageBranding.objects.filter(pk=PageBranding.singleton_pk).first()
+    return found or PageBranding(pk=PageBranding.singleton_pk)
 
 
 def group_id(group: ServiceGroup) -> str:

@@ -26,7 +26,6 @@ from apps.core.tenancy import current_schema, current_tenant
 from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES, MaintenanceStatus
 from apps.statuspage import banner as banner_module
 from apps.statuspage import ical, selectors, store
-from apps.statuspage.models import PageBranding
 from apps.tenants.selectors import tenant_url
 
 JSON = "application/json"
@@ -42,11 +41,6 @@ def base_url() -> str:
 
 def page_id() -> str:
     return str(current_tenant().slug)
-
-
-def branding() -> PageBranding:
-    found = PageBranding.objects.filter(pk=PageBranding.singleton_pk).first()
-    return found or PageBranding(pk=PageBranding.singleton_pk)
 
 
 def _page() -> dict[str, Any]:
@@ -151,7 +145,7 @@ def build_home() -> tuple[bytes, str]:
         "statuspage/home.html",
         {
             "tenant": current_tenant(),
-            "branding": branding(),
+            "branding": selectors.page_branding(),
             "status": selectors.status_json(incidents, maintenances),
             "incidents": incidents,
             "maintenances": maintenances,
@@ -194,7 +188,7 @@ def build_incident(incident_id: int) -> Callable[[], tuple[bytes, str]]:
             "statuspage/incident.html",
             {
                 "tenant": current_tenant(),
-                "branding": branding(),
+                "branding": selectors.page_branding(),
                 "incident": selectors.incident_json(incident, page_id(), base_url()),
             },
         )
@@ -356,7 +350,7 @@ def history(request: HttpRequest) -> HttpResponse:
         "statuspage/history.html",
         {
             "tenant": current_tenant(),
-            "branding": branding(),
+            "branding": selectors.page_branding(),
             "months": months,
             "page": page,
         },

@@ -1,3 +1,16 @@
-from django.urls import URLPattern, URLResolver
+"""The public self-service pages, on every tenant's host (see apps.subscribers.public)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from apps.subscribers.public import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscriptions/<str:token>/", views.subscription_manage, name="subscription-manage"),
+    path(
+        "subscriptions/<str:token>/confirm/",
+        views.subscription_confirm,
+        name="subscription-confirm",
+    ),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+]

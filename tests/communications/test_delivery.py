@@ -17,6 +17,7 @@ from apps.communications.services import (
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.incidents.services import incident_open
 from apps.subscribers.models import Subscriber
+from apps.subscribers.tokens import manage_token_sign
 from tests.factories import CustomerFactory, SubscriberFactory, SuppressionFactory
 
 ACTOR = "pytest"
@@ -91,7 +92,7 @@ def test_the_email_is_personal_local_and_unsubscribable(incident, audience, smtp
     assert text.startswith("Hello Ada,") and "<p>Hello Ada," in html
     assert "CET" in text  # the customer's zone
     assert "EST" in bob.get_payload()[0].get_payload(decode=True).decode()  # his own zone
-    token = audience["ada"].manage_token
+    token = manage_token_sign(audience["ada"].manage_token)  # signed for this tenant
     unsubscribe = " ".join(ada["List-Unsubscribe"].split())  # unfold the header
     assert unsubscribe == f"<https://test.localhost/unsubscribe/{token}/>"
     assert ada["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -252,12 +253,20 @@ def test_a_posted_p3_update_is_published_at_once_p2_waits_for_approval(
     catalog, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        low = incident_open(title="Slow search", severity="P3",
-                            services={"api": "degraded_performance"},
-                            body="Search is slow.", actor=ACTOR)
-        high = incident_open(title="Payments down", severity="P2",
-                             services={"payments": "major_outage"},
-                             body="Payments fail.", actor=ACTOR)
+        low = incident_open(
+            title="Slow search",
+            severity="P3",
+            services={"api": "degraded_performance"},
+            body="Search is slow.",
+            actor=ACTOR,
+        )
+        high = incident_open(
+            title="Payments down",
+            severity="P2",
+            services={"payments": "major_outage"},
+            body="Payments fail.",
+            actor=ACTOR,
+        )
     assert Message.objects.get(incident=low).state == "sending"
     assert Message.objects.get(incident=low).kind == "initial_alert"
     assert Message.objects.get(incident=high).state == "draft"

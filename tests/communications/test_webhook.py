@@ -12,6 +12,7 @@ from apps.communications import delivery
 from apps.communications.models import Delivery
 from apps.communications.services import message_draft, message_publish
 from apps.incidents.services import incident_open
+from apps.subscribers.tokens import manage_token_sign
 from tests.factories import SubscriberFactory
 from tests.webhook_receiver import start_receiver
 
@@ -74,7 +75,8 @@ def test_every_webhook_is_signed_and_verifies_independently(catalog, subscribers
             "status_indicator": "major",
             "status_description": "Partial System Outage",
         }
-        assert payload["meta"]["unsubscribe"].endswith(f"/unsubscribe/{subscriber.manage_token}/")
+        signed = manage_token_sign(subscriber.manage_token)
+        assert payload["meta"]["unsubscribe"].endswith(f"/unsubscribe/{signed}/")
         assert headers["webhook-id"] == f"clarion-{message.pk}-{subscriber.pk}-webhook"
 
 

@@ -1,0 +1,1 @@
+"""The public self-service pages on a tenant's host: subscribe, manage, unsubscribe."""
