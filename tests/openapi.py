@@ -148,11 +148,22 @@ def management_operations(
     under the given `resources` (first path segments, "" for the root): each app's round
     trip covers its own."""
     wanted = set(resources) if resources is not None else None
+
+    def owned(template: str, operation: dict[str, Any]) -> bool:
+        if wanted is None:
+            return True
+        if resource(template) not in wanted:
+            return False
+        # Another app may nest under this resource (e.g. an incident's messages): its tag says.
+        tags = set(operation.get("tags", []))
+        return not tags or resource(template) == "" or bool(tags & wanted)
+
     return [
         (template, method, operation)
         for template, item in document["paths"].items()
-        if template.startswith("/api/v1/") and (wanted is None or resource(template) in wanted)
+        if template.startswith("/api/v1/")
         for method, operation in item.items()
+        if owned(template, operation)
     ]
 
 

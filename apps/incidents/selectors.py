@@ -209,8 +209,13 @@ def incident_public_updates(incident: Incident) -> QuerySet:  # type: ignore[typ
 
 
 def incident_updates(incident: Incident) -> QuerySet[IncidentUpdate]:
-    """The whole timeline for staff, internal notes included, newest first."""
-    return incident.updates.select_related("author").order_by(F("display_at").desc(), "-id")
+    """The whole timeline for staff, internal notes included, newest first, with the
+    messages each update produced (the communications app's reverse relation)."""
+    return (
+        incident.updates.select_related("author")
+        .prefetch_related("messages")
+        .order_by(F("display_at").desc(), "-id")
+    )
 
 
 # --- maintenance --------------------------------------------------------------------------

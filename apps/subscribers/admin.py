@@ -1,5 +1,7 @@
 """Customers, subscribers, segments and suppressions in the tenant admin, with search,
-filters and the CSV import of customers and subscribers (upload, then a per-row report).
+filters and the CSV import of customers and subscribers (upload, then a per-row report);
+CRM connections (credentials entered, stored encrypted, never shown back; "Sync now") and
+their sync logs.
 
 Every save and delete goes through the use-cases (see forms.py), so the audit log and the
 rules are the same as in the API."""
@@ -9,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -30,8 +34,17 @@ from apps.subscribers.forms import (
     SubscriberForm,
     SuppressionForm,
 )
-from apps.subscribers.models import Customer, Segment, Subscriber, Suppression
+from apps.subscribers.models import (
+    CrmConnection,
+    CrmSyncLog,
+    CrmSyncStatus,
+    Customer,
+    Segment,
+    Subscriber,
+    Suppression,
+)
 from apps.subscribers.services import ImportReport
+from apps.subscribers.services.crm import CREDENTIAL_KEYS, crm_stored_credentials
 
 IMPORT_TEMPLATE = "admin/subscribers/import.html"
 CHANGE_LIST_TEMPLATE = "admin/subscribers/change_list.html"
@@ -388,3 +401,251 @@ class SuppressionAdmin(ServiceFormAdmin):
 
     def delete_with(self, request: HttpRequest, obj: Suppression) -> None:
         services.suppression_remove(suppression=obj, actor=request.user)
+
+
+# --- CRM ----------------------------------------------------------------------------------
+
+
+class CrmConnectionForm(ServiceModelForm):
+    """Credentials are write-only: the fields start empty, and an empty field keeps what
+    is stored."""
+
+    access_token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Salesforce: an OAuth access token (with the instance URL). HubSpot: the "
+        "private app's access token. Leave empty to keep the stored one.",
+    )
+    username = forms.CharField(
+        required=False,
+        strip=True,
+        help_text="Salesforce only, instead of a token: the integration user's login. Leave "
+        "empty to keep the stored one.",
+    )
+    password = forms.CharField(
+        required=False, strip=False, widget=forms.PasswordInput(render_value=False)
+    )
+    security_token = forms.CharField(
+        required=False, strip=True, widget=forms.PasswordInput(render_value=False)
+    )
+    domain = forms.ChoiceField(
+        required=False,
+        choices=[("", "---------"), ("login", "Production (login)"), ("test", "Sandbox (test)")],
+        help_text="Salesforce password login only.",
+    )
+
+    class Meta:
+        model = CrmConnection
+        fields = ("provider", "enabled", "base_url", "sync_interval_minutes", "mapping")
+
+    def clean_mapping(self) -> Any:
+        mapping = self.cleaned_data.get("mapping")
+        if mapping in (None, ""):
+            return {}
+        if not isinstance(mapping, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"tier_field": "Tier__c"}.')
+        return mapping
+
+    def run_service(self) -> CrmConnection:
+        data = self.cleaned_data
+        credentials = {k: data[k] for k in CREDENTIAL_KEYS if data.get(k)}
+        if self.instance.pk is None:
+            return services.crm_connection_create(
+                provider=data["provider"],
+                credentials=credentials,
+                base_url=data["base_url"],
+                mapping=data["mapping"],
+                enabled=data["enabled"],
+                sync_interval_minutes=data["sync_interval_minutes"],
+                actor=self.actor,
+            )
+        return services.crm_connection_update(
+            connection=self.instance,
+            credentials=credentials,
+            base_url=data["base_url"],
+            mapping=data["mapping"],
+            enabled=data["enabled"],
+            sync_interval_minutes=data["sync_interval_minutes"],
+            actor=self.actor,
+        )
+
+
+def _sync_message(request: HttpRequest, connection: CrmConnection, full: bool | None) -> None:
+    """Run the sync and say how it went."""
+    try:
+        log = services.crm_sync(connection=connection, actor=request.user, full=full)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return
+    kind = "Full sync" if log.full else "Sync"
+    text = f"{kind} of {connection} {log.get_status_display().lower()}: {log.summary}."
+    if log.errors:
+        first, *others = log.errors.splitlines()
+        more = f" (+{len(others)} more in the log)" if others else ""
+        text += f" {first}{more}"
+    level = {
+        CrmSyncStatus.OK: messages.SUCCESS,
+        CrmSyncStatus.PARTIAL: messages.WARNING,
+    }.get(CrmSyncStatus(log.status), messages.ERROR)
+    messages.add_message(request, level, text)
+
+
+@admin.register(CrmConnection)
+class CrmConnectionAdmin(ServiceFormAdmin):
+    form = CrmConnectionForm
+    change_form_template = "admin/subscribers/crmconnection/change_form.html"
+    list_display = (
+        "__str__",
+        "enabled",
+        "sync_interval_minutes",
+        "last_synced_at",
+        "last_full_sync_at",
+        "last_run",
+    )
+    readonly_fields = ("credentials_state", "last_synced_at", "last_full_sync_at", "created_at")
+    actions = ["sync_now"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        credentials = (
+            "access_token",
+            "username",
+            "password",
+            "security_token",
+            "domain",
+        )
+        return (
+            (None, {"fields": ("provider", "enabled", "base_url", "sync_interval_minutes")}),
+            (
+                "Credentials (stored encrypted, never shown)",
+                {"fields": (("credentials_state",) if obj else ()) + credentials},
+            ),
+            ("Field mapping", {"fields": ("mapping",)}),
+            ("Progress", {"fields": ("last_synced_at", "last_full_sync_at", "created_at")}),
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(self.readonly_fields)
+        return (*fields, "provider") if obj is not None else fields
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/sync/",
+                self.admin_site.admin_view(self.sync_view),
+                name="{}_{}_sync".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="credentials")
+    def credentials_state(self, connection: CrmConnection) -> str:
+        stored = crm_stored_credentials(connection)
+        if stored.get("access_token"):
+            return "An access token is stored."
+        if stored.get("username"):
+            return "A user name, password and security token are stored."
+        return "None stored: the sync cannot run."
+
+    @admin.display(description="last run")
+    def last_run(self, connection: CrmConnection) -> str:
+        log = connection.logs.first()
+        if log is None:
+            return "never"
+        return f"{log.started_at:%Y-%m-%d %H:%M} UTC, {log.get_status_display().lower()}"
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[CrmConnection]) -> None:
+        for connection in queryset:
+            _sync_message(request, connection, full=None)
+
+    def sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(CrmConnection, pk=object_id)
+        if not self.has_change_permission(request, connection):
+            raise PermissionDenied
+        _sync_message(request, connection, full=True if request.POST.get("full") else None)
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=[connection.pk],
+                current_app=self.admin_site.name,
+            )
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = dict(extra_context or {})
+        obj = self.get_object(request, object_id)
+        if obj is not None and self.has_change_permission(request, obj):
+            context["sync_url"] = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_sync",
+                args=[obj.pk],
+                current_app=self.admin_site.name,
+            )
+            context["logs_url"] = (
+                reverse("admin:subscribers_crmsynclog_changelist", current_app=self.admin_site.name)
+                + f"?connection__id__exact={obj.pk}"
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def delete_with(self, request: HttpRequest, obj: CrmConnection) -> None:
+        services.crm_connection_delete(connection=obj, actor=request.user)
+
+
+@admin.register(CrmSyncLog)
+class CrmSyncLogAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """What each sync did; written by the sync only."""
+
+    list_display = ("started_at", "connection", "full", "status", "took", "summary", "first_error")
+    list_filter = ("connection", "status", "full")
+    list_select_related = ("connection",)
+    fields = (
+        "connection",
+        "started_at",
+        "finished_at",
+        "took",
+        "full",
+        "started_by",
+        "status",
+        "summary",
+        "counts",
+        "errors_block",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="duration")
+    def took(self, log: CrmSyncLog) -> str:
+        duration = log.duration
+        return f"{duration.total_seconds():.1f} s" if duration is not None else "running"
+
+    @admin.display(description="what changed")
+    def summary(self, log: CrmSyncLog) -> str:
+        return log.summary
+
+    @admin.display(description="errors")
+    def first_error(self, log: CrmSyncLog) -> str:
+        lines = log.errors.splitlines()
+        if not lines:
+            return "—"
+        return lines[0] + (f" (+{len(lines) - 1} more)" if len(lines) > 1 else "")
+
+    @admin.display(description="errors")
+    def errors_block(self, log: CrmSyncLog) -> SafeString | str:
+        return format_html("<pre>{}</pre>", log.errors) if log.errors else "—"

@@ -280,6 +280,7 @@ CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
 CLARION_TENANT_PERIODIC_JOBS: list[str] = [
     "apps.communications.tasks.sweep",
+    "apps.subscribers.services.crm.crm_sync_due",
 ]
 # Dotted paths of the monitoring sources accepted at /hooks/<source>/<token>/, one per key
 # (see apps.integrations.inbound.base).

@@ -277,3 +277,21 @@ def test_a_posted_p3_update_is_published_at_once_p2_waits_for_approval(
         incident_post_update(incident=low, internal_note="quiet note", actor=ACTOR)
     kinds = list(Message.objects.filter(incident=low).order_by("id").values_list("kind", flat=True))
     assert kinds == ["initial_alert", "progress_update"]  # the internal note sent nothing
+
+
+def test_the_api_lists_the_message_an_update_produced(
+    catalog, api_client, django_capture_on_commit_callbacks
+) -> None:
+    incident = incident_open(
+        title="Slow search", severity="P3", services={"api": "degraded_performance"}, actor=ACTOR
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            f"/api/v1/incidents/{incident.pk}/updates/",
+            {"body": "Search is slow; we are on it."},
+            format="json",
+        )
+    assert response.status_code == 201
+    updates = api_client.get(f"/api/v1/incidents/{incident.pk}/updates/").json()["results"]
+    message = Message.objects.get(update_id=updates[0]["id"])
+    assert updates[0]["messages"] == [message.pk]

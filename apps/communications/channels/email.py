@@ -21,6 +21,20 @@ from apps.communications.channels.base import Capabilities, Channel, Outgoing, S
 from apps.communications.choices import AttemptOutcome
 
 
+def describe(exc: BaseException) -> str:
+    """A failure in words: `550 5.1.1 No such mailbox` rather than Python's repr."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{code} {message.decode(errors='replace') if isinstance(message, bytes) else message}"
+            for code, message in exc.recipients.values()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        message = exc.smtp_error
+        text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+        return f"{exc.smtp_code} {text}"
+    return str(exc) or type(exc).__name__
+
+
 def classify(exc: BaseException) -> AttemptOutcome:
     """Transient: a 4xx SMTP reply, 429/5xx from an API, a dropped connection, a timeout.
     Permanent: a 5xx SMTP reply, a refused recipient, any other 4xx from an API."""
@@ -88,7 +102,7 @@ class EmailChannel(Channel):
             return SendResult(
                 item.delivery_id,
                 classify(exc),
-                error=str(exc)[:500],
+                error=describe(exc)[:500],
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
         status = getattr(message, "anymail_status", None)

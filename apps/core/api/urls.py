@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("apps.incidents.api.urls")),
     path("", include("apps.subscribers.api.urls")),
     path("", include("apps.integrations.api.urls")),
+    path("", include("apps.communications.api.urls")),
 ]

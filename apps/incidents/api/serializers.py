@@ -31,6 +31,7 @@ from apps.incidents.choices import (
 from apps.incidents.models import (
     Incident,
     IncidentService,
+    IncidentUpdate,
     MaintenanceUpdate,
     MaintenanceWindow,
     Service,
@@ -436,6 +437,16 @@ class IncidentUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg
     )
     created_at = serializers.DateTimeField(read_only=True)
     display_at = serializers.DateTimeField(read_only=True)
+    messages = serializers.SerializerMethodField(
+        help_text="Ids of the messages to subscribers this update produced (see "
+        "/api/v1/messages/{id}/); empty when it notifies nobody."
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_messages(self, update: IncidentUpdate) -> list[int]:
+        # The communications app adds the relation; the incidents app does not import it.
+        related = getattr(update, "messages", None)
+        return sorted(m.pk for m in related.all()) if related is not None else []
 
 
 class IncidentUpdateCreateSerializer(InputSerializer):

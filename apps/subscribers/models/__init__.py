@@ -1,8 +1,22 @@
+from apps.subscribers.models.crm import (
+    CrmConnection,
+    CrmLink,
+    CrmObject,
+    CrmProvider,
+    CrmSyncLog,
+    CrmSyncStatus,
+)
 from apps.subscribers.models.customers import Customer
 from apps.subscribers.models.segments import Segment, Suppression
 from apps.subscribers.models.subscribers import Subscriber, Subscription, new_manage_token
 
 __all__ = [
+    "CrmConnection",
+    "CrmLink",
+    "CrmObject",
+    "CrmProvider",
+    "CrmSyncLog",
+    "CrmSyncStatus",
     "Customer",
     "Segment",
     "Subscriber",

@@ -1,6 +1,13 @@
 """Write use-cases of customers, subscribers, segments and suppressions."""
 
 from apps.subscribers.services.common import ALL, UNCHANGED, Unchanged
+from apps.subscribers.services.crm import (
+    crm_connection_create,
+    crm_connection_delete,
+    crm_connection_update,
+    crm_sync,
+    crm_sync_due,
+)
 from apps.subscribers.services.customers import customer_delete, customer_upsert
 from apps.subscribers.services.imports import (
     CUSTOMER_COLUMNS,
@@ -34,6 +41,11 @@ __all__ = [
     "ImportReport",
     "RowReport",
     "Unchanged",
+    "crm_connection_create",
+    "crm_connection_delete",
+    "crm_connection_update",
+    "crm_sync",
+    "crm_sync_due",
     "csv_import_customers",
     "csv_import_subscribers",
     "customer_delete",

@@ -1,0 +1,1 @@
+"""HubSpot: companies and contacts read into customers and subscribers (see README.md)."""

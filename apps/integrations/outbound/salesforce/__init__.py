@@ -1,0 +1,1 @@
+"""Salesforce: accounts and contacts read into customers and subscribers (see README.md)."""
