@@ -269,6 +269,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The Twilio client logs every request at INFO.
+    "loggers": {"twilio.http_client": {"level": "WARNING"}},
 }
 
 # How the public status page names its own URLs (feeds, JSON `url`, shortlinks).
@@ -295,7 +297,15 @@ CLARION_ENCRYPTION_KEY = env.str("CLARION_ENCRYPTION_KEY", default="")
 CLARION_CHANNELS = [
     "apps.communications.channels.email.EmailChannel",
     "apps.communications.channels.webhook.WebhookChannel",
+    "apps.communications.channels.sms.SmsChannel",
+    "apps.communications.channels.slack.SlackChannel",
+    "apps.communications.channels.teams.TeamsChannel",
 ]
+# SMS through Twilio (apps/communications/channels/README.md); unset = SMS deliveries fail
+# with a message naming these.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 
 # Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
 CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed", "apps.subscribers.demo.seed"]

@@ -23,7 +23,10 @@ class MessageSerializer(serializers.Serializer):  # type: ignore[type-arg]
         read_only=True, help_text="draft, approved, sending, sent, cancelled"
     )
     incident = serializers.IntegerField(source="incident_id", read_only=True, allow_null=True)
-    update = serializers.IntegerField(source="update_id", read_only=True, allow_null=True)
+    # A field that shadows Serializer.update(), which a read-only serializer never calls.
+    update = serializers.IntegerField(  # type: ignore[assignment]
+        source="update_id", read_only=True, allow_null=True
+    )
     maintenance = serializers.IntegerField(source="maintenance_id", read_only=True, allow_null=True)
     channels = serializers.ListField(child=serializers.CharField(), read_only=True)
     requires_approval = serializers.BooleanField(read_only=True)
