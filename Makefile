@@ -34,9 +34,9 @@ lint: install-dev
 	DATABASE_URL=postgres://lint@localhost/lint REDIS_URL=redis://localhost SECRET_KEY=lint \
 		$(BIN)/mypy apps config
 
-## Run every benchmark in bench/ (each prints one JSON line).
+## Run every benchmark in bench/ (each prints one JSON line; bench/_*.py are their helpers).
 bench: install-dev
-	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script; done
 
 ## Stop embedded servers left running by `make run` or an interrupted test run.
 stop:

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import scratch_database
+from _scratch import scratch_database
 
 COUNT_TARGET_S = 1.0
 STREAM_TARGET_S = 3.0

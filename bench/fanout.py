@@ -34,7 +34,7 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import ROOT, free_port, scratch_database
+from _scratch import ROOT, free_port, scratch_database
 
 
 class CountingSink:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import ROOT, free_port, scratch_database, wait_http
+from _scratch import ROOT, free_port, scratch_database, wait_http
 
 GUNICORN = [
     "-w",
@@ -128,10 +128,10 @@ def run(
         base_env = {
             **env,
             "BASELINE_BODY": str(Path(tmp) / "body.html"),
-            "DJANGO_SETTINGS_MODULE": "baseline_app",
+            "DJANGO_SETTINGS_MODULE": "_baseline_app",
         }
         servers.append(
-            gunicorn("baseline_app:application", base_port, base_env, Path(__file__).parent)
+            gunicorn("_baseline_app:application", base_port, base_env, Path(__file__).parent)
         )
         assert wait_http(f"http://127.0.0.1:{base_port}/", HOST) == page
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scratch import scratch_database
+from _scratch import scratch_database
 
 
 def main() -> None:
