@@ -1,3 +1,7 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apps.integrations.views import hook
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("<slug:source>/<str:token>/", hook, name="integration-hook"),
+]

@@ -281,6 +281,8 @@ CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 
 # Dotted paths of per-tenant periodic jobs, run by the per-tenant tick (see apps.core.periodic).
 CLARION_TENANT_PERIODIC_JOBS: list[str] = [
+    "apps.integrations.periodic.triage_close_quiet",
+    "apps.integrations.periodic.events_sweep",
     "apps.communications.tasks.sweep",
     "apps.subscribers.services.crm.crm_sync_due",
 ]

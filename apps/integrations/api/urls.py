@@ -1,3 +1,8 @@
-from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apps.integrations.api.views import IntegrationViewSet
+
+router = SimpleRouter(use_regex_path=False)
+router.register("integrations", IntegrationViewSet, basename="integration")
+
+urlpatterns = router.urls

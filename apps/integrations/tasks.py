@@ -1,0 +1,49 @@
+"""Tasks of the integrations app: thin, ids only, routed to the `integrations` queue."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from apps.core.exceptions import TransientError
+from apps.integrations.services.inbound import (
+    DISPATCH_EVENTS,
+    PROCESS_EVENT,
+    inbound_events_dispatch,
+)
+from apps.integrations.services.processing import inbound_event_fail, inbound_event_process
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name=DISPATCH_EVENTS, acks_late=True)
+def dispatch_events() -> int:
+    """Send one `integrations.process_event` per stored event nobody queued yet."""
+    return len(inbound_events_dispatch())
+
+
+@shared_task(
+    name=PROCESS_EVENT,
+    acks_late=True,
+    autoretry_for=(TransientError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+    retry_kwargs={"queue": "retry"},
+)
+def process_event(event_id: int) -> str | None:
+    """Process one stored inbound event (see `inbound_event_process`)."""
+    try:
+        event = inbound_event_process(event_id=event_id)
+    except OperationalError as exc:  # a deadlock victim or a lost connection: try later
+        raise TransientError(f"database: {exc}") from exc
+    except Exception as exc:
+        inbound_event_fail(event_id=event_id, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    if event is None:
+        logger.warning("inbound event %s no longer exists; nothing to process", event_id)
+        return None
+    return str(event.status)
