@@ -78,7 +78,7 @@ WORKER = [
     "WARNING",
 ]
 # Clarion's application with the hooks' fast path in front (see apps/integrations/fastpath.py).
-WSGI_APP = "apps.integrations.wsgi:application"
+WSGI_APP = "config.wsgi:application"
 SLUG = "bench"
 HOST = f"{SLUG}.localhost"
 P99_TARGET_MS = 100.0

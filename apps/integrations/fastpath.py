@@ -11,7 +11,7 @@ required, bodies without a length or over the upload limit) goes to Django uncha
 answers identically.
 
 Wire it around the Django application (config/wsgi.py), or serve hooks with
-`gunicorn apps.integrations.wsgi:application`, which does it.
+`config.wsgi.application`, which does it.
 """
 
 from __future__ import annotations
