@@ -10,7 +10,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
 
     email = factory.Sequence(lambda n: f"person{n}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Fixed names: a random one can contain the text a test looks for on a page.
+    first_name = "Staff"
+    last_name = factory.Sequence(lambda n: f"Member{n}")
     is_staff = True
     password = factory.django.Password(PASSWORD)

@@ -77,17 +77,17 @@ def test_subscribers_are_filtered_by_state_and_channel_and_show_their_region(
     staff, regions
 ) -> None:
     eu_customer = CustomerFactory(name="Acme", region=regions["eu"])
-    SubscriberFactory(name="Ann", customer=eu_customer, phone="+14155550100")
+    SubscriberFactory(name="Annika Zed", customer=eu_customer, phone="+14155550100")
     SubscriberFactory(name="Pending Pete", unconfirmed=True)
     gone = SubscriberFactory(name="Gone Gail")
     subscriber_unsubscribe(subscriber=gone, actor="pytest")
 
     page = text(staff.get(SUBSCRIBERS, {"state": "pending"}))
-    assert "Pending Pete" in page and "Ann" not in page and "Gone Gail" not in page
+    assert "Pending Pete" in page and "Annika Zed" not in page and "Gone Gail" not in page
     page = text(staff.get(SUBSCRIBERS, {"reachable": "sms"}))
-    assert "Ann" in page and "Pending Pete" not in page
+    assert "Annika Zed" in page and "Pending Pete" not in page
     page = text(staff.get(SUBSCRIBERS, {"q": "acme"}))
-    ann_row = next(r for r in rows(page) if "Ann" in r)
+    ann_row = next(r for r in rows(page) if "Annika Zed" in r)
     assert "Europe (customer&#x27;s)" in ann_row or "Europe (customer's)" in ann_row
     page = text(staff.get(SUBSCRIBERS))
     assert "unknown (gets every region)" in page
