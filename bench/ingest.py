@@ -26,32 +26,19 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import conninfo, sql
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from config import embedded  # noqa: E402
+from _scratch import ROOT, free_port, scratch_database, wait_http
 
 GUNICORN = [
     "-w",
     "2",
     "-k",
     "gthread",
-    "--threads",
-    "8",
     "--backlog",
     "2048",
     "--log-level",
@@ -59,10 +46,6 @@ GUNICORN = [
     "--keep-alive",
     "30",
 ]
-# The worker yields the CPU to the web server (both share the 2 cores here; in production
-# they run on separate machines): accepting a storm's webhooks fast comes first, and the
-# worker catches up on the stored events as soon as the storm leaves CPU to spare.
-WORKER_NICE = int(os.environ.get("BENCH_WORKER_NICE", "19"))
 WORKER = [
     "worker",
     "-Q",
@@ -86,32 +69,12 @@ WARMUP_ROUNDS = 4
 PROCESSED_TARGET_S = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, host: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            request = urllib.request.Request(url, headers={"Host": host})
-            with urllib.request.urlopen(request, timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # the server answers (a 404 is fine)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def spawn(args: list[str], env: dict[str, str], *, nice: int = 0) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", *args],
         env=env,
         cwd=ROOT,
+        stdout=sys.stderr,  # this script's stdout is its one JSON line
         start_new_session=True,
         preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
@@ -135,47 +98,41 @@ def main() -> None:
     parser.add_argument("--matched", type=int, default=80, help="groups a routing rule matches")
     parser.add_argument("--duplicates", type=float, default=0.2, help="share of redeliveries")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="threads per gunicorn worker (CPU-bound requests: more threads than a few only "
+        "queue on the GIL and lengthen the tail)",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=19,
+        help="the worker's niceness: it shares the cores with the web server here (separate "
+        "machines in production), and accepting a storm comes first",
+    )
+    parser.add_argument(
+        "--worker-after-send",
+        action="store_true",
+        help="start the worker after the last request (measures the accept path alone)",
+    )
     args = parser.parse_args()
     if not 0 < args.matched <= args.groups:
         sys.exit("--matched must be between 1 and --groups.")
 
-    started = embedded.bootstrap()
-    scratch = f"clarion_bench_ingest_{os.getpid()}"
-    admin = conninfo.conninfo_to_dict(
-        started.database_url.replace("postgres://", "postgresql://", 1)
-    )
-    admin["dbname"] = "postgres"
-    with psycopg.connect(**admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlsplit(started.database_url)._replace(path=f"/{scratch}").geturl(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "SECURE_SSL_REDIRECT": "false",
-        "CACHE_KEY_PREFIX": scratch,
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
     processes: list[subprocess.Popen[bytes]] = []
-    try:
-        result = run(args, env, processes)
-    finally:
-        for process in processes:
-            stop(process)
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(**admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch))
-            )
-        root = embedded.embedded_dir()
-        if started.started_redis:
-            embedded.stop_redis(root)
-        if started.started_postgres:
-            embedded.stop_postgres(root)
+    with scratch_database(
+        "ingest",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="bench-" + "x" * 50,
+        SECURE_SSL_REDIRECT="false",
+    ) as env:
+        try:
+            result = run(args, env, processes)
+        finally:
+            for process in processes:
+                stop(process)
     print(json.dumps(result))
 
 
@@ -349,11 +306,25 @@ def run(
             rule.services.add(service)
 
     port = free_port()
-    processes.append(spawn(["gunicorn", WSGI_APP, "-b", f"127.0.0.1:{port}", *GUNICORN], env))
-    late = os.environ.get("BENCH_WORKER_LATE") == "1"
+    processes.append(
+        spawn(
+            [
+                "gunicorn",
+                WSGI_APP,
+                "-b",
+                f"127.0.0.1:{port}",
+                *GUNICORN,
+                "--threads",
+                str(args.threads),
+            ],
+            env,
+        )
+    )
+    late = args.worker_after_send
+    worker = ["celery", "-A", "config", *WORKER]
     if not late:
-        processes.append(spawn(["celery", "-A", "config", *WORKER], env, nice=WORKER_NICE))
-    wait_http(f"http://127.0.0.1:{port}/hooks/", HOST)
+        processes.append(spawn(worker, env, nice=args.worker_nice))
+    wait_http(f"http://127.0.0.1:{port}/", HOST)  # the tenant's status page
     deadline = time.monotonic() + 60
     while not late and not app.control.ping(timeout=1.0):
         if time.monotonic() > deadline:
@@ -372,8 +343,7 @@ def run(
     latencies, failures, last_done = send(port, headers, work, args.connections)
     sending_s = last_done - began  # includes the warm-up (about a second)
     if late:
-        processes.append(spawn(["celery", "-A", "config", *WORKER], env))
-        last_done = time.monotonic()
+        processes.append(spawn(worker, env, nice=args.worker_nice))
 
     with tenant_context(tenant):
         waited_until = last_done + PROCESSED_TARGET_S * 3

@@ -8,16 +8,50 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection
+from django_tenants.utils import tenant_context
 
+from apps.integrations.choices import Source
 from apps.integrations.fastpath import HooksFastPath
 from apps.integrations.models import InboundEvent
+from apps.integrations.services import integration_create
+from apps.tenants.models import Tenant
 from apps.tenants.selectors import tenant_for_host_cached
 from tests.conftest import TEST_HOST
 from tests.integrations.conftest import am_alert, am_payload
+
+
+def call_wsgi(
+    app: Any, *, method: str = "POST", path: str, host: str = TEST_HOST, **extra: Any
+) -> tuple[int, Any]:
+    body = extra.pop("body", b"")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": host,
+        "SERVER_PORT": "80",
+        "HTTP_HOST": host,
+        "CONTENT_TYPE": extra.pop("content_type", "application/json"),
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in extra.items()},
+    }
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    result = app(environ, start_response)
+    content = b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    return int(seen["status"][:3]), json.loads(content) if content else None
 
 
 @pytest.fixture
@@ -26,34 +60,7 @@ def wsgi(tenant_db) -> Iterator[Any]:
     request signals must not close the connection holding it."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
-
-    def call(app: Any, *, method: str = "POST", path: str, host: str = TEST_HOST, **extra: Any):
-        body = extra.pop("body", b"")
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "SERVER_NAME": host,
-            "SERVER_PORT": "80",
-            "HTTP_HOST": host,
-            "CONTENT_TYPE": extra.pop("content_type", "application/json"),
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in extra.items()},
-        }
-        seen: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-            seen["status"], seen["headers"] = status, dict(headers)
-
-        result = app(environ, start_response)
-        content = b"".join(result)
-        if hasattr(result, "close"):
-            result.close()
-        return int(seen["status"][:3]), json.loads(content) if content else None
-
-    yield call
+    yield call_wsgi
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 
@@ -63,9 +70,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.body = b""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.calls += 1
+        self.body = environ["wsgi.input"].read()
         start_response("418 I'm a teapot", [])
         return [b""]
 
@@ -124,3 +133,50 @@ def test_everything_else_goes_to_django(wsgi, known_host, alertmanager) -> None:
     wsgi(fast, path=integration.hook_path + "extra/", body=body, **auth)
     assert django_app.calls == 4
     assert not InboundEvent.objects.exists()
+
+
+def test_a_connection_the_database_dropped_is_replaced_and_nothing_is_lost(
+    django_db_blocker,
+) -> None:
+    """The fast path skips Django's per-request connection health check: a connection the
+    server closed meanwhile (a restart, an idle timeout) makes the request go to Django,
+    body intact, and the next one opens a new connection. Outside a test transaction, as in
+    a server, with a committed integration."""
+    with django_db_blocker.unblock():
+        tenant = Tenant.objects.get(schema_name="test")
+        tenant_for_host_cached(TEST_HOST)
+        with tenant_context(tenant):
+            integration, secret = integration_create(
+                source=Source.ALERTMANAGER, name="Dropped connection", actor="test"
+            )
+        try:
+            connection.set_schema_to_public()
+            connection.ensure_connection()
+            pid = connection.connection.info.backend_pid
+            db = connection.settings_dict
+            with psycopg.connect(
+                host=db["HOST"] or None,
+                port=db["PORT"] or None,
+                user=db["USER"] or None,
+                dbname=db["NAME"],
+                autocommit=True,
+            ) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            django_app = Recorder()
+            body = json.dumps(am_payload(am_alert("dropped"))).encode()
+            auth = {"authorization": f"Bearer {secret}"}
+            fast = HooksFastPath(django_app)
+
+            assert call_wsgi(fast, path=integration.hook_path, body=body, **auth)[0] == 418
+            assert (django_app.calls, django_app.body) == (1, body)
+            assert connection.connection is None
+
+            status, answer = call_wsgi(fast, path=integration.hook_path, body=body, **auth)
+            assert (status, answer) == (202, {"status": "accepted", "events": 1})
+            with tenant_context(tenant):
+                assert InboundEvent.objects.filter(integration=integration).count() == 1
+        finally:
+            with tenant_context(tenant):
+                InboundEvent.objects.filter(integration=integration).delete()
+                integration.delete()
+            connection.close()
