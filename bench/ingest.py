@@ -1,7 +1,8 @@
 """Alert ingestion under a storm: webhook accept latency, idempotency and processing time.
 
     python bench/ingest.py [--requests 10000] [--connections 50] [--groups 100]
-                           [--matched 80] [--duplicates 0.2]
+                           [--matched 80] [--duplicates 0.2] [--threads 4]
+                           [--baseline-requests 3000] [--worker-after-send]
 
 Starts Clarion under gunicorn (2 workers, gthread) and one real Celery worker (`-c 2`, queues
 integrations, default, retry) on real PostgreSQL and Redis (embedded unless DATABASE_URL /
@@ -10,12 +11,14 @@ Alertmanager integration and one routing rule per matched alert group (the other
 to the inbox). Then `--connections` keep-alive connections send `--requests` Alertmanager
 webhooks, one alert each, over `--groups` groups, where a `--duplicates` share are exact
 redeliveries of webhooks sent earlier (some still in flight), and the database is polled
-until every stored event is processed.
+until every stored event is processed. Baseline, in the same run: `--baseline-requests`
+webhooks of the same kind through plain Django (the same application without its fast
+paths, so the whole middleware stack) on a second gunicorn with the same settings.
 
 Prints one JSON line: {"sent", "accepted_p50_ms", "accepted_p99_ms", "processed_s",
-"incidents_opened", "duplicates_stored", "target_met"}; targets: p99 accept under 100 ms,
-no duplicate stored, one incident per matched group, everything processed within 60 s of
-the last request.
+"incidents_opened", "duplicates_stored", "rps", "baseline_p99_ms", "baseline_rps",
+"rps_ratio", "target_met"}; targets: p99 accept under 100 ms, no duplicate stored, one
+incident per matched group, everything processed within 60 s of the last request.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ WORKER = [
 ]
 # Clarion's application with the hooks' fast path in front (see apps/integrations/fastpath.py).
 WSGI_APP = "config.wsgi:application"
+# The baseline: the same application without the fast paths (every hook through Django).
+BASELINE_WSGI_APP = "config.wsgi:django_application"
 SLUG = "bench"
 HOST = f"{SLUG}.localhost"
 P99_TARGET_MS = 100.0
@@ -98,6 +103,12 @@ def main() -> None:
     parser.add_argument("--matched", type=int, default=80, help="groups a routing rule matches")
     parser.add_argument("--duplicates", type=float, default=0.2, help="share of redeliveries")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--baseline-requests",
+        type=int,
+        default=3000,
+        help="webhooks sent through plain Django (no fast path) for the baseline",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -142,11 +153,10 @@ class Plan:
     order: list[int]  # indexes into bodies, in sending order (duplicates included)
 
 
-def plan(args: argparse.Namespace) -> Plan:
+def plan(args: argparse.Namespace, *, total: int, prefix: str = "bench") -> Plan:
     """Unique webhooks spread over the groups, shuffled, with redeliveries of earlier ones
     mixed in at random positions."""
     rng = random.Random(args.seed)
-    total = args.requests
     duplicates = round(total * args.duplicates)
     unique = total - duplicates
     bodies = []
@@ -165,7 +175,7 @@ def plan(args: argparse.Namespace) -> Plan:
             "startsAt": "2026-11-26T18:00:00Z",
             "endsAt": "0001-01-01T00:00:00Z",
             "generatorURL": "http://prometheus.bench:9090/graph",
-            "fingerprint": f"bench-{group:03d}-{n:06d}",
+            "fingerprint": f"{prefix}-{group:03d}-{n:06d}",
         }
         body = {
             "receiver": "clarion",
@@ -199,10 +209,11 @@ def plan(args: argparse.Namespace) -> Plan:
 
 def send(
     port: int, headers: dict[str, str], work: Plan, connections: int
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], int, float, float]:
     """Send every planned webhook over `connections` keep-alive connections (asyncio, raw
     HTTP/1.1: the sender must not eat the CPU the server needs); returns the latencies (ms)
-    of 202 answers, the number of other answers, and when the last one ended."""
+    of 202 answers, the number of other answers, when the first one (after the warm-up)
+    began and when the last one ended."""
     token = headers.pop("_token")
 
     def request(body: bytes, fields: dict[str, str]) -> bytes:
@@ -222,7 +233,7 @@ def send(
 
 async def _send_all(
     port: int, requests: list[bytes], order: list[int], connections: int, warmup: bytes
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], int, float, float]:
     cursor = iter(order)
     latencies: list[float] = []
     failures = 0
@@ -246,6 +257,7 @@ async def _send_all(
             )
             await reader.readexactly(length)
     ready = iter(opened)
+    first_began = time.monotonic()
 
     async def connection() -> None:
         nonlocal failures, last_done
@@ -274,7 +286,17 @@ async def _send_all(
         writer.close()
 
     await asyncio.gather(*(connection() for _ in range(connections)))
-    return latencies, failures, last_done
+    return latencies, failures, first_began, last_done
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """(p50, p99) in milliseconds."""
+    if not latencies:
+        return float("nan"), float("nan")
+    latencies = sorted(latencies)
+    return statistics.median(latencies), latencies[
+        min(len(latencies) - 1, int(len(latencies) * 0.99))
+    ]
 
 
 def run(
@@ -305,43 +327,35 @@ def run(
             )
             rule.services.add(service)
 
-    port = free_port()
-    processes.append(
-        spawn(
-            [
-                "gunicorn",
-                WSGI_APP,
-                "-b",
-                f"127.0.0.1:{port}",
-                *GUNICORN,
-                "--threads",
-                str(args.threads),
-            ],
-            env,
-        )
-    )
+    def serve(wsgi_app: str) -> int:
+        port = free_port()
+        command = ["gunicorn", wsgi_app, "-b", f"127.0.0.1:{port}", *GUNICORN]
+        processes.append(spawn([*command, "--threads", str(args.threads)], env))
+        wait_http(f"http://127.0.0.1:{port}/", HOST)  # the tenant's status page
+        return port
+
+    port = serve(WSGI_APP)
     late = args.worker_after_send
     worker = ["celery", "-A", "config", *WORKER]
     if not late:
         processes.append(spawn(worker, env, nice=args.worker_nice))
-    wait_http(f"http://127.0.0.1:{port}/", HOST)  # the tenant's status page
     deadline = time.monotonic() + 60
     while not late and not app.control.ping(timeout=1.0):
         if time.monotonic() > deadline:
             raise RuntimeError("the Celery worker did not start within 60 s")
 
-    work = plan(args)
+    work = plan(args, total=args.requests)
     unique = len(work.bodies)
     headers = {
         "Host": HOST,
         "Content-Type": "application/json",
         "Authorization": f"Bearer {secret}",
         "User-Agent": "Alertmanager/0.27.0",
-        "_token": integration.token,
     }
-    began = time.monotonic()
-    latencies, failures, last_done = send(port, headers, work, args.connections)
-    sending_s = last_done - began  # includes the warm-up (about a second)
+    latencies, failures, began, last_done = send(
+        port, {**headers, "_token": integration.token}, work, args.connections
+    )
+    sending_s = last_done - began
     if late:
         processes.append(spawn(worker, env, nice=args.worker_nice))
 
@@ -358,10 +372,19 @@ def run(
         by_status = dict(
             InboundEvent.objects.values_list("status").annotate(n=django.db.models.Count("id"))
         )
-    latencies.sort()
-    p50 = statistics.median(latencies) if latencies else float("nan")
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    p50, p99 = percentiles(latencies)
     duplicates_stored = stored - unique
+
+    # Baseline: the same kind of storm through plain Django (the whole middleware stack, no
+    # fast path), on the same server settings, once the first storm is processed.
+    base_work = plan(args, total=args.baseline_requests, prefix="base")
+    base_port = serve(BASELINE_WSGI_APP)
+    base_latencies, base_failures, base_began, base_done = send(
+        base_port, {**headers, "_token": integration.token}, base_work, args.connections
+    )
+    base_p50, base_p99 = percentiles(base_latencies)
+    rps = len(work.order) / sending_s
+    base_rps = len(base_work.order) / (base_done - base_began)
     result: dict[str, object] = {
         "sent": len(work.order),
         "accepted_p50_ms": round(p50, 2),
@@ -369,6 +392,10 @@ def run(
         "processed_s": round(processed_s, 2) if pending == 0 else None,
         "incidents_opened": incidents,
         "duplicates_stored": duplicates_stored,
+        "rps": round(rps),
+        "baseline_p99_ms": round(base_p99, 2),
+        "baseline_rps": round(base_rps),
+        "rps_ratio": round(rps / base_rps, 2),
     }
     result["target_met"] = bool(
         failures == 0
@@ -380,7 +407,8 @@ def run(
     )
     print(
         f"unique={unique} stored={stored} statuses={by_status} non_202={failures} "
-        f"sending_s={sending_s:.1f} rps={len(work.order) / sending_s:.0f}",
+        f"sending_s={sending_s:.1f} baseline_p50_ms={base_p50:.1f} "
+        f"baseline_non_202={base_failures}",
         file=sys.stderr,
     )
     return result
