@@ -6,13 +6,18 @@ when rendered, so that `{{ started_at|local:time_zone }}` shows each recipient's
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
+from apps.communications.choices import MessageKind
+from apps.communications.models import Message
+from apps.core.registry import Registry
 from apps.core.tenancy import current_tenant
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
+from apps.subscribers.models import Subscriber
 from apps.subscribers.tokens import manage_token_sign
 from apps.tenants.selectors import tenant_url
 
@@ -93,6 +98,10 @@ def context_for(
                 "eta": _iso(update.eta),
             }
         )
+    if incident is not None and kind == MessageKind.EXTENDED_OUTAGE:
+        context.update(_known_and_unknown(context))
+    if incident is not None and kind == MessageKind.RESOLUTION:
+        context.update(_all_clear(incident))
     if maintenance is not None:
         context.update(
             {
@@ -108,6 +117,60 @@ def context_for(
             }
         )
     return context
+
+
+def _known_and_unknown(context: dict[str, Any]) -> dict[str, str]:
+    """The extended-outage wording's two paragraphs, from what the incident records: what
+    is affected and the working theory; what is still open (the cause, the ETA)."""
+    services = context.get("services") or []
+    regions = context.get("regions") or []
+    known = f"{', '.join(services) or 'Our service'} {'is' if len(services) <= 1 else 'are'}"
+    known += f" affected in {', '.join(regions)}." if regions else " affected."
+    if context.get("root_cause"):
+        known += f" Our working theory: {context['root_cause']}."
+    unknown = "When" if context.get("root_cause") else "The root cause, and when"
+    unknown += " everything will be back to normal: we have no reliable estimate yet."
+    return {"known": known, "unknown": unknown}
+
+
+def _all_clear(incident: Incident) -> dict[str, str]:
+    """The resolution's parts, as recorded when the incident was resolved."""
+    happened = " ".join(
+        part
+        for part in (
+            incident.what_was_affected,
+            f"Root cause: {incident.root_cause}" if incident.root_cause else "",
+        )
+        if part
+    )
+    return {
+        "what_was_affected": incident.what_was_affected,
+        "what_happened": happened,
+        "what_we_fixed": incident.what_we_fixed,
+        "prevention": incident.prevention,
+    }
+
+
+# Values that differ per recipient beyond the name and links (e.g. the SLA credit of the
+# recipient's customer). A provider takes the message and a batch's subscribers and returns
+# {subscriber id: {placeholder: JSON-serialisable value}} for those it has values for; the
+# fan-out renders one variant per distinct set. Apps register providers in `ready()`.
+RecipientContextProvider = Callable[
+    [Message, Sequence[Subscriber]], Mapping[int, Mapping[str, Any]]
+]
+recipient_context: Registry[RecipientContextProvider] = Registry("recipient context provider")
+
+
+def recipient_values(
+    message: Message, subscribers: Sequence[Subscriber]
+) -> dict[int, dict[str, Any]]:
+    """Every registered provider's per-recipient values for `subscribers` (one query per
+    provider and batch)."""
+    found: dict[int, dict[str, Any]] = {}
+    for _, provider in recipient_context.items():
+        for subscriber_id, values in provider(message, subscribers).items():
+            found.setdefault(subscriber_id, {}).update(values)
+    return found
 
 
 def decode(context: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,10 @@ def _last_weeks_incident() -> None:
         body="Webhook deliveries in Europe have been back to normal since 15:50 UTC. Every "
         "delayed event was delivered. We are adding per-endpoint isolation so one slow "
         "endpoint cannot hold up the queue again.",
+        what_was_affected="Webhook deliveries in Europe were delayed by up to 40 minutes.",
+        root_cause="One slow customer endpoint held up the shared delivery queue.",
+        what_we_fixed="We added dispatcher capacity and lowered the per-endpoint timeout.",
+        prevention="Per-endpoint isolation, so one slow endpoint cannot hold up the queue.",
         actor=ACTOR,
     )
     # The use-cases stamp "now"; move the story to last week, 14:05 UTC, step by step.

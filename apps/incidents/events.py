@@ -13,6 +13,7 @@ UPDATE_POSTED = "update.posted"  # update_id, deliver_notifications
 MAINTENANCE_SCHEDULED = "maintenance.scheduled"
 MAINTENANCE_STARTED = "maintenance.started"
 MAINTENANCE_EXTENDED = "maintenance.extended"  # old_end
+MAINTENANCE_RESCHEDULED = "maintenance.rescheduled"  # previous_start, previous_end
 MAINTENANCE_UPDATED = "maintenance.updated"  # update_id
 MAINTENANCE_COMPLETED = "maintenance.completed"
 MAINTENANCE_CANCELLED = "maintenance.cancelled"

@@ -344,6 +344,23 @@ class ResolveForm(ObjectForm):
         "were told about the incident.",
         rows=6,
     )
+    # The all-clear's parts, required once customers were told (the service says so).
+    what_was_affected = _text("What was affected", help_text="Public, in customer terms.", rows=2)
+    root_cause = _text("Brief root cause", help_text="Public.", rows=2)
+    what_we_fixed = _text("What we fixed", help_text="Public.", rows=2)
+    prevention = _text("Prevention steps", help_text="Public.", rows=2)
+
+    def __init__(self, data: Any = None, *, obj: Incident, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "what_was_affected": obj.what_was_affected,
+                "root_cause": obj.root_cause or obj.root_cause_hypothesis,
+                "what_we_fixed": obj.what_we_fixed,
+                "prevention": obj.prevention,
+            },
+        )
+        super().__init__(data, obj=obj, **kwargs)
 
 
 class FalseAlarmForm(ObjectForm):

@@ -8,6 +8,9 @@ maintenance window in progress or starting within a day, targeted like the notif
 - components: when every person of the customer chose services, only incidents touching
   one of those services show;
 - tier: banners go to every tier (SMS is the channel reserved to enterprise customers).
+
+The text is the raw public update until a message's in-app broadcast is delivered; then it
+is that message's `in_app` line, in the customer's time zone (`channels/in_app.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.communications.channels.in_app import banner_lines
 from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES, Channel, MaintenanceStatus
 from apps.incidents.models import MaintenanceWindow
 from apps.incidents.selectors import policies_by_level
@@ -106,4 +110,17 @@ def banners_for(customer_key: str | None, *, page_id: str, base_url: str) -> lis
                 "updated_at": selectors.iso(window.updated_at),
             }
         )
+    # Once a message's in-app broadcast is delivered, its one line replaces the raw text.
+    ids = {
+        kind: [int(b["id"].split("-")[1]) for b in result if b["kind"] == kind]
+        for kind in ("incident", "maintenance")
+    }
+    lines = banner_lines(
+        incidents=ids["incident"],
+        maintenances=ids["maintenance"],
+        time_zone=customer.time_zone if customer else "UTC",
+    )
+    for banner in result:
+        if lines.get(banner["id"]):
+            banner["message"] = _line(lines[banner["id"]])
     return result

@@ -43,6 +43,7 @@ from apps.incidents.models import (
     ServiceGroup,
 )
 from apps.incidents.selectors import service_statuses
+from apps.postmortems.selectors import public_review
 from apps.statuspage.models import PageBranding
 
 IMPACT_BY_SEVERITY = {
@@ -102,6 +103,7 @@ def public_incidents() -> Any:
             ),
             Prefetch("affected", queryset=IncidentService.objects.select_related("service")),
             "regions",
+            "postmortem",
         )
     )
 
@@ -223,10 +225,11 @@ def incident_json(incident: Incident, page_id: str, base_url: str) -> dict[str, 
     updates = getattr(incident, "public_updates", None)
     if updates is None:
         updates = list(incident.updates.exclude(body="").order_by("-display_at", "-id"))
+    review = public_review(incident)  # its public parts only, once published
     return {
         "id": str(incident.pk),
         "name": incident.title,
-        "status": incident.status,
+        "status": "postmortem" if review else incident.status,
         "created_at": iso(incident.started_at),
         "updated_at": iso(incident.updated_at),
         "monitoring_at": iso(incident.monitoring_at),
@@ -262,6 +265,8 @@ def incident_json(incident: Incident, page_id: str, base_url: str) -> dict[str, 
         ],
         "components": _component_refs(incident.affected.all(), page_id),
         "regions": [r.code for r in incident.regions.all()],
+        "postmortem_body": review.markdown if review else None,
+        "postmortem_published_at": iso(review.published_at) if review else None,
     }
 
 

@@ -1,5 +1,10 @@
 from tests.factories.accounts import UserFactory
-from tests.factories.incidents import RegionFactory, ServiceFactory, ServiceGroupFactory
+from tests.factories.incidents import (
+    ALL_CLEAR,
+    RegionFactory,
+    ServiceFactory,
+    ServiceGroupFactory,
+)
 from tests.factories.subscribers import (
     CustomerFactory,
     SegmentFactory,
@@ -8,6 +13,7 @@ from tests.factories.subscribers import (
 )
 
 __all__ = [
+    "ALL_CLEAR",
     "CustomerFactory",
     "RegionFactory",
     "SegmentFactory",

@@ -28,3 +28,12 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"service-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
     group = factory.SubFactory(ServiceGroupFactory)
+
+
+# The all-clear a confirmed incident needs to resolve (apps.incidents.services.incident_resolve).
+ALL_CLEAR = {
+    "what_was_affected": "Card payments in Europe.",
+    "root_cause": "A failed database failover.",
+    "what_we_fixed": "We moved traffic to the healthy replica.",
+    "prevention": "We test failover weekly.",
+}

@@ -26,7 +26,7 @@ from apps.incidents.models import (
 )
 from apps.incidents.models.policy import WEEKDAYS
 from tests.conftest import TEST_HOST
-from tests.factories import RegionFactory, ServiceFactory, UserFactory
+from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory, UserFactory
 
 INCIDENTS = "/admin/incidents/incident/"
 MAINTENANCE = "/admin/incidents/maintenancewindow/"
@@ -197,7 +197,7 @@ def test_list_filters_by_severity_status_service_and_region(admin_client: Client
     open_incident(title="Card payments down", severity="P1", regions=["eu"])
     open_incident(title="Docs typo", severity="P4", affected={"api": "degraded_performance"})
     gone = open_incident(title="Old outage", severity="P2", regions=["us"])
-    services.incident_resolve(incident=gone, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=gone, body="Fixed.", **ALL_CLEAR, actor="pytest")
 
     def titles(query: str) -> set[str]:
         page = text(admin_client.get(INCIDENTS + query))
@@ -456,7 +456,7 @@ def test_resolving_and_resolving_again(admin_client: Client) -> None:
     assert "Write the resolution message customers will see." in text(needs_message)
 
     done = admin_client.post(
-        action(incident, "resolve"), {"body": "Payments work again."}, follow=True
+        action(incident, "resolve"), {"body": "Payments work again.", **ALL_CLEAR}, follow=True
     )
     incident.refresh_from_db()
     assert incident.status == "resolved"
@@ -510,7 +510,7 @@ def test_reopening(admin_client: Client) -> None:
     refused = admin_client.post(action(incident, "reopen"), {"reason": "Back"})
     assert "only a resolved incident can be reopened" in text(refused)
 
-    services.incident_resolve(incident=incident, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor="pytest")
     response = admin_client.post(
         action(incident, "reopen"), {"reason": "Errors are back."}, follow=True
     )

@@ -19,7 +19,7 @@ from apps.core.services import apikey_create
 from apps.incidents import services
 from apps.incidents.models import Incident, MaintenanceWindow
 from tests.conftest import OTHER_HOST, TEST_HOST
-from tests.factories import RegionFactory, ServiceFactory, UserFactory
+from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory, UserFactory
 from tests.openapi import CheckedClient, _id, call, fill, management_operations, openapi
 
 # The parts of /api/v1/ this app answers ("" is the API root); the other apps' round trips
@@ -65,7 +65,7 @@ def world(tenant_db) -> dict[str, Any]:
         title="Slow dashboard", severity="P3", customer_impact_confirmed=False, actor="pytest"
     )
     resolved = services.incident_open(title="Old outage", severity="P4", actor="pytest")
-    services.incident_resolve(incident=resolved, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=resolved, body="Fixed.", **ALL_CLEAR, actor="pytest")
     start = timezone.now() + timedelta(days=1)
     window = services.maintenance_schedule(
         title="Database upgrade",
@@ -131,7 +131,7 @@ DETAIL_WRITES = [
     ("patch", "/api/v1/incidents/{incident}/", {"title": "Payments are delayed"}),
     ("post", "/api/v1/incidents/{incident}/updates/", {"internal_note": "Queue is backed up."}),
     ("post", "/api/v1/incidents/{second}/confirm-impact/", {}),
-    ("post", "/api/v1/incidents/{incident}/resolve/", {"body": "Payments flow again."}),
+    ("post", "/api/v1/incidents/{incident}/resolve/", {"body": "Payments flow.", **ALL_CLEAR}),
     ("post", "/api/v1/incidents/{second}/false-alarm/", {"note": "A flapping check."}),
     ("post", "/api/v1/incidents/{incident}/attach/", {"parent": "{second}"}),
     ("post", "/api/v1/incidents/{resolved}/reopen/", {"reason": "It is back."}),
@@ -252,7 +252,7 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
     expect(409, "post", "/api/v1/incidents/{resolved}/attach/", {"parent": "{second}"})
     expect(200, "post", "/api/v1/incidents/{opened}/attach/", {"parent": "{second}"})
     expect(400, "post", "/api/v1/incidents/{incident}/resolve/", {})
-    expect(200, "post", "/api/v1/incidents/{incident}/resolve/", {"body": "Payments flow."})
+    expect(200, "post", "/api/v1/incidents/{incident}/resolve/", {"body": "Flows.", **ALL_CLEAR})
     expect(409, "post", "/api/v1/incidents/{incident}/resolve/", {"body": "Again."})
     expect(400, "post", "/api/v1/incidents/{incident}/reopen/", {"reason": " "})
     expect(409, "post", "/api/v1/incidents/{second}/reopen/", {"reason": "Never closed."})

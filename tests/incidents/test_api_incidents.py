@@ -16,7 +16,7 @@ from apps.core.models import AuditEvent
 from apps.incidents import services
 from apps.incidents.models import Incident
 from tests.conftest import TEST_HOST
-from tests.factories import RegionFactory, ServiceFactory, UserFactory
+from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory, UserFactory
 from tests.openapi import CheckedClient
 
 INCIDENTS = "/api/v1/incidents/"
@@ -291,7 +291,7 @@ def test_every_4xx_has_the_error_body_even_outside_the_documented_operations(
 def test_incidents_are_listed_newest_first_and_filtered(api, catalog) -> None:
     now = timezone.now()
     old = open_incident(title="Old", severity="P3", started_at=now - timedelta(hours=3))
-    services.incident_resolve(incident=old, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=old, body="Fixed.", **ALL_CLEAR, actor="pytest")
     eu = open_incident(
         title="EU only",
         severity="P1",
@@ -473,7 +473,7 @@ def test_edits_that_cannot_be_made_are_refused(api, catalog, payload, fields) ->
 
 def test_an_edit_is_all_or_nothing(api, catalog) -> None:
     incident = open_incident(title="Payments delayed", severity="P3")
-    services.incident_resolve(incident=incident, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor="pytest")
 
     response = api.patch(f"{INCIDENTS}{incident.pk}/", {"title": "Renamed", "severity": "P1"})
 
@@ -652,7 +652,7 @@ def test_updates_that_cannot_be_posted_are_refused(
 
 def test_a_resolved_incident_takes_no_updates(api, catalog) -> None:
     incident = open_incident()
-    services.incident_resolve(incident=incident, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor="pytest")
     response = api.post(f"{INCIDENTS}{incident.pk}/updates/", {"internal_note": "Late note."})
     assert error(response, 409) == {
         "code": "incident_resolved",
@@ -694,9 +694,17 @@ def test_resolving_needs_a_message_for_customers_and_closes_the_children(api, ca
     assert error(api.post(url, {}), 400) == {
         "code": "invalid",
         "message": "Tell customers it is resolved.",
-        "fields": {"body": ["Write the resolution message customers will see."]},
+        "fields": {
+            "body": ["Write the resolution message customers will see."],
+            "what_was_affected": [
+                "Say what was affected, in customer terms (services, regions, who)."
+            ],
+            "root_cause": ["Give the brief root cause customers will read."],
+            "what_we_fixed": ["Say what was fixed."],
+            "prevention": ["Say what will prevent it from happening again."],
+        },
     }
-    resolved = api.post(url, {"body": "Payments flow again."})
+    resolved = api.post(url, {"body": "Payments flow again.", **ALL_CLEAR})
 
     assert resolved.status_code == 200
     assert (resolved.json()["status"], resolved.json()["children"]) == ("resolved", [child.pk])
@@ -734,7 +742,7 @@ def test_a_false_alarm_is_closed_and_cannot_be_reopened(api, catalog) -> None:
 
 def test_a_resolved_incident_cannot_be_called_a_false_alarm(api, catalog) -> None:
     incident = open_incident()
-    services.incident_resolve(incident=incident, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor="pytest")
     response = api.post(f"{INCIDENTS}{incident.pk}/false-alarm/")
     assert error(response, 409)["message"] == (
         f"Incident #{incident.pk} is resolved; reopen it before you mark it a false alarm."
@@ -779,7 +787,7 @@ def test_attaching_is_refused_when_it_would_not_make_one_thread(api, catalog) ->
     assert refusal(other, "the big one")["fields"] == {
         "parent": ["Give the parent incident's id, a number."]
     }
-    services.incident_resolve(incident=top, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=top, body="Fixed.", **ALL_CLEAR, actor="pytest")
     response = api.post(f"{INCIDENTS}{other.pk}/attach/", {"parent": top.pk})
     assert error(response, 409)["message"] == (
         f"Incident #{top.pk} is resolved; reopen it before you attach children to it."
@@ -794,7 +802,7 @@ def test_a_resolved_incident_is_reopened_with_a_reason(api, catalog) -> None:
         "message": f"Incident #{incident.pk} is open; only a resolved incident can be reopened.",
         "fields": {},
     }
-    services.incident_resolve(incident=incident, body="Fixed.", actor="pytest")
+    services.incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor="pytest")
     assert error(api.post(url, {}), 400)["fields"] == {"reason": ["This field is required."]}
     assert error(api.post(url, {"reason": " "}), 400) == {
         "code": "invalid",

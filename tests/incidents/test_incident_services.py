@@ -24,7 +24,7 @@ from apps.incidents.services import (
     incident_reopen,
     incident_resolve,
 )
-from tests.factories import ServiceFactory
+from tests.factories import ALL_CLEAR, ServiceFactory
 
 ACTOR = "pytest"
 
@@ -238,7 +238,7 @@ def test_triage_takes_internal_notes_but_no_public_message(services) -> None:
 
 def test_a_resolved_incident_takes_no_update_until_reopened(services) -> None:
     incident = open_p1(services)
-    incident_resolve(incident=incident, body="All good.", actor=ACTOR)
+    incident_resolve(incident=incident, body="All good.", **ALL_CLEAR, actor=ACTOR)
     with pytest.raises(Conflict) as caught:
         incident_post_update(incident=incident, body="More", actor=ACTOR)
     assert "reopen it before you post an update" in caught.value.message
@@ -307,7 +307,7 @@ def test_resolving_returns_services_to_operational_and_stops_clocks(services, he
     incident = open_p1(services)
     with heard():
         update = incident_resolve(
-            incident=incident, body="Payments are back to normal.", actor=ACTOR
+            incident=incident, body="Payments are back to normal.", **ALL_CLEAR, actor=ACTOR
         )
     incident.refresh_from_db()
     assert incident.status == "resolved" and incident.resolved_at
@@ -319,9 +319,9 @@ def test_resolving_returns_services_to_operational_and_stops_clocks(services, he
 
 def test_resolving_twice_is_refused(services) -> None:
     incident = open_p1(services)
-    incident_resolve(incident=incident, body="Fixed.", actor=ACTOR)
+    incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor=ACTOR)
     with pytest.raises(Conflict) as caught:
-        incident_resolve(incident=incident, body="Fixed again.", actor=ACTOR)
+        incident_resolve(incident=incident, body="Fixed again.", **ALL_CLEAR, actor=ACTOR)
     assert "already resolved" in caught.value.message
 
 
@@ -357,7 +357,7 @@ def test_reopening_restarts_the_extended_outage_clock(services) -> None:
     Incident.objects.filter(pk=incident.pk).update(
         eta_unknown_since=timezone.now() - timedelta(days=2)
     )
-    incident_resolve(incident=incident, body="done", actor=ACTOR)
+    incident_resolve(incident=incident, body="done", **ALL_CLEAR, actor=ACTOR)
     incident = incident_reopen(incident=incident, reason="back", actor=ACTOR)
     assert not incident_clocks(incident).extended_outage
     assert close_to(incident.next_update_due, timezone.now() + timedelta(minutes=30))
@@ -394,7 +394,7 @@ def test_children_join_the_parent_and_resolve_with_it(services) -> None:
     incident_attach_child(child=child, parent=parent, actor=ACTOR)
     incident_attach_child(child=child, parent=parent, actor=ACTOR)  # already there: no-op
     assert list(Incident.objects.public().open()) == [parent]  # the parent speaks for it
-    incident_resolve(incident=parent, body="All clear.", actor=ACTOR)
+    incident_resolve(incident=parent, body="All clear.", **ALL_CLEAR, actor=ACTOR)
     child.refresh_from_db()
     assert child.status == "resolved"
     notes = [u.internal_note for u in child.updates.order_by("created_at", "id")]
@@ -424,7 +424,7 @@ def test_attach_refuses_loops_and_deep_trees(services, case: str) -> None:
 
 def test_a_resolved_incident_cannot_become_a_parent(services) -> None:
     parent, child = open_p1(services), open_p1(services)
-    incident_resolve(incident=parent, body="done", actor=ACTOR)
+    incident_resolve(incident=parent, body="done", **ALL_CLEAR, actor=ACTOR)
     with pytest.raises(Conflict):
         incident_attach_child(child=child, parent=parent, actor=ACTOR)
 
@@ -450,7 +450,7 @@ def test_edit_changes_descriptive_fields_only_when_they_differ(services, regions
 def test_every_state_change_is_in_the_audit_log_with_its_actor(services) -> None:
     incident = open_p1(services)
     incident_post_update(incident=incident, body="b", actor=ACTOR)
-    incident_resolve(incident=incident, body="done", actor=ACTOR)
+    incident_resolve(incident=incident, body="done", **ALL_CLEAR, actor=ACTOR)
     actions = set(
         AuditEvent.objects.filter(object_id=str(incident.pk)).values_list("action", "actor_label")
     )

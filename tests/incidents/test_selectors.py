@@ -24,6 +24,7 @@ from apps.incidents.services import (
     maintenance_schedule,
     maintenance_start,
 )
+from tests.factories import ALL_CLEAR
 
 ACTOR = "pytest"
 
@@ -65,7 +66,7 @@ def test_resolved_incidents_no_longer_count(services) -> None:
     incident = incident_open(
         title="a", severity="P2", services={"api": "major_outage"}, actor=ACTOR
     )
-    incident_resolve(incident=incident, body="Fixed.", actor=ACTOR)
+    incident_resolve(incident=incident, body="Fixed.", **ALL_CLEAR, actor=ACTOR)
     assert status_of(services)["api"] == "operational"
 
 
@@ -172,7 +173,7 @@ def test_incident_list_filters(services, regions, filters, titles) -> None:
         title="global payments", severity="P2", services={"payments": "major_outage"}, actor=ACTOR
     )
     old = incident_open(title="old", severity="P3", actor=ACTOR)
-    incident_resolve(incident=old, body="done", actor=ACTOR)
+    incident_resolve(incident=old, body="done", **ALL_CLEAR, actor=ACTOR)
     assert {i.title for i in incidents_list(**filters)} == titles
 
 

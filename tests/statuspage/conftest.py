@@ -11,7 +11,7 @@ from apps.incidents.services import (
     maintenance_schedule,
     maintenance_start,
 )
-from tests.factories import RegionFactory, ServiceFactory, ServiceGroupFactory
+from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory, ServiceGroupFactory
 
 ACTOR = "pytest"
 
@@ -63,7 +63,7 @@ def world(tenant_db, django_capture_on_commit_callbacks):
             body="Search is slow.",
             actor=ACTOR,
         )
-        incident_resolve(incident=old, body="Search is fast again.", actor=ACTOR)
+        incident_resolve(incident=old, body="Search is fast again.", **ALL_CLEAR, actor=ACTOR)
         now = timezone.now()
         active = maintenance_schedule(
             title="API maintenance",

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("apps.subscribers.api.urls")),
     path("", include("apps.integrations.api.urls")),
     path("", include("apps.communications.api.urls")),
+    path("", include("apps.postmortems.api.urls")),
 ]

@@ -65,7 +65,16 @@ def _severity(request: HttpRequest, incident: Incident, form: ChangeSeverityForm
 
 
 def _resolve(request: HttpRequest, incident: Incident, form: ResolveForm) -> str:
-    services.incident_resolve(incident=incident, body=form.cleaned_data["body"], actor=request.user)
+    data = form.cleaned_data
+    services.incident_resolve(
+        incident=incident,
+        body=data["body"],
+        what_was_affected=data["what_was_affected"],
+        root_cause=data["root_cause"],
+        what_we_fixed=data["what_we_fixed"],
+        prevention=data["prevention"],
+        actor=request.user,
+    )
     return f"Incident #{incident.pk} is resolved."
 
 

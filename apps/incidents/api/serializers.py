@@ -490,6 +490,30 @@ class ResolveSerializer(InputSerializer):
         default="",
         help_text="The resolution message customers see; required once impact is confirmed.",
     )
+    what_was_affected = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="All-clear: what was affected; required once impact is confirmed.",
+    )
+    root_cause = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="All-clear: the brief root cause; required once impact is confirmed.",
+    )
+    what_we_fixed = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="All-clear: what was fixed; required once impact is confirmed.",
+    )
+    prevention = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="All-clear: the prevention steps; required once impact is confirmed.",
+    )
 
 
 class FalseAlarmSerializer(InputSerializer):

@@ -245,8 +245,8 @@ class IncidentViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: int) -> Response:
         incident = self.get_object()
-        body = _valid(ResolveSerializer, request.data).validated_data["body"]
-        services.incident_resolve(incident=incident, body=body, actor=_actor(request))
+        data = _valid(ResolveSerializer, request.data).validated_data
+        services.incident_resolve(incident=incident, **data, actor=_actor(request))
         return self._render(incident)
 
     @extend_schema(

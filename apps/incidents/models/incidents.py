@@ -48,6 +48,15 @@ class Incident(models.Model):
         help_text="Share of customers affected, in %.",
     )
     root_cause_hypothesis = models.TextField(blank=True)
+    # The all-clear: what customers are told on resolve (required once impact is confirmed).
+    what_was_affected = models.TextField(
+        blank=True, help_text="All-clear: what was affected, in customer terms."
+    )
+    root_cause = models.TextField(blank=True, help_text="All-clear: the brief root cause.")
+    what_we_fixed = models.TextField(blank=True, help_text="All-clear: what was fixed.")
+    prevention = models.TextField(
+        blank=True, help_text="All-clear: what prevents it from happening again."
+    )
     eta = models.DateTimeField(null=True, blank=True)
     eta_unknown_since = models.DateTimeField(
         null=True, blank=True, help_text="Since when no ETA has been given (extended outage clock)."

@@ -7,6 +7,7 @@ from apps.incidents.services.incidents import (
     incident_change_severity,
     incident_confirm_impact,
     incident_edit,
+    incident_extend_cadence,
     incident_mark_false_alarm,
     incident_open,
     incident_post_update,
@@ -18,6 +19,7 @@ from apps.incidents.services.maintenance import (
     maintenance_complete,
     maintenance_extend,
     maintenance_post_update,
+    maintenance_reschedule,
     maintenance_schedule,
     maintenance_start,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "incident_change_severity",
     "incident_confirm_impact",
     "incident_edit",
+    "incident_extend_cadence",
     "incident_mark_false_alarm",
     "incident_open",
     "incident_post_update",
@@ -39,6 +42,7 @@ __all__ = [
     "maintenance_complete",
     "maintenance_extend",
     "maintenance_post_update",
+    "maintenance_reschedule",
     "maintenance_schedule",
     "maintenance_start",
 ]

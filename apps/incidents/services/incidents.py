@@ -485,21 +485,54 @@ def _close(
     )
 
 
+# The all-clear's parts (DESIGN.md, step 6), each with what to write when it is missing.
+ALL_CLEAR_FIELDS = {
+    "what_was_affected": "Say what was affected, in customer terms (services, regions, who).",
+    "root_cause": "Give the brief root cause customers will read.",
+    "what_we_fixed": "Say what was fixed.",
+    "prevention": "Say what will prevent it from happening again.",
+}
+
+
 @transaction.atomic
-def incident_resolve(*, incident: Incident, body: str = "", actor: Actor) -> IncidentUpdate:
+def incident_resolve(
+    *,
+    incident: Incident,
+    body: str = "",
+    what_was_affected: str = "",
+    root_cause: str = "",
+    what_we_fixed: str = "",
+    prevention: str = "",
+    actor: Actor,
+) -> IncidentUpdate:
     """Resolve the incident (and its open children, which share its thread); every affected
-    service returns to operational."""
+    service returns to operational.
+
+    Customers who were told about it get the all-clear, so a confirmed incident needs its
+    parts: the message (`body`), what was affected, the brief root cause, what was fixed and
+    the prevention steps. They are kept on the incident for the resolution message and the
+    post-incident review. An unconfirmed incident resolves quietly without them."""
     incident = _lock(incident)
     if incident.status == IncidentStatus.RESOLVED:
         when = f" at {incident.resolved_at:%Y-%m-%d %H:%M} UTC" if incident.resolved_at else ""
         raise Conflict(
             f"Incident #{incident.pk} is already resolved{when}.", code="incident_resolved"
         )
-    if incident.customer_impact_confirmed and not body.strip():
-        raise ValidationFailed(
-            "Tell customers it is resolved.",
-            fields={"body": ["Write the resolution message customers will see."]},
-        )
+    all_clear = {
+        "what_was_affected": what_was_affected.strip(),
+        "root_cause": root_cause.strip(),
+        "what_we_fixed": what_we_fixed.strip(),
+        "prevention": prevention.strip(),
+    }
+    if incident.customer_impact_confirmed:
+        errors = {name: [hint] for name, hint in ALL_CLEAR_FIELDS.items() if not all_clear[name]}
+        if not body.strip():
+            errors = {"body": ["Write the resolution message customers will see."], **errors}
+        if errors:
+            raise ValidationFailed("Tell customers it is resolved.", fields=errors)
+    for name, value in all_clear.items():
+        if value:
+            setattr(incident, name, value)
     now = timezone.now()
     # Customers never heard of an unconfirmed incident: what was written stays internal.
     note = "" if incident.customer_impact_confirmed else body.strip()
@@ -692,4 +725,47 @@ def incident_edit(
     incident.save()
     audit_record(actor=actor, action="incident.changed", obj=incident, details={"fields": changed})
     emit(events.INCIDENT_CHANGED, incident_id=incident.pk, fields=changed)
+    return incident
+
+
+@transaction.atomic
+def incident_extend_cadence(
+    *, incident: Incident, now: datetime | None = None, actor: Actor
+) -> Incident:
+    """The outage has had no ETA for longer than the extended-outage threshold: customers
+    hear from us at the extended interval (15 minutes by default), so the next update falls
+    due no later than one interval from now, and the timeline says why. Later updates keep
+    that interval by themselves (`_update_interval`). Returns early when the outage is not
+    (or no longer) extended, or the next update is already due sooner."""
+    incident = _lock(incident)
+    now = now or timezone.now()
+    settings = policy_settings()
+    if not incident.customer_impact_confirmed:
+        return incident
+    if not incident_clocks(incident, now=now, settings=settings).extended_outage:
+        return incident
+    due = now + settings.extended_update_interval
+    if incident.next_update_due is not None and incident.next_update_due <= due:
+        return incident
+    incident.next_update_due = due
+    incident.save(update_fields=["next_update_due", "updated_at"])
+    minutes = int(settings.extended_update_interval.total_seconds() // 60)
+    hours = settings.extended_outage_after.total_seconds() / 3600
+    IncidentUpdate.objects.create(
+        incident=incident,
+        status=incident.status,
+        internal_note=f"Extended outage: no ETA for over {hours:g} h; customer updates are "
+        f"now due every {minutes} minutes.",
+        deliver_notifications=False,
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+    audit_record(
+        actor=actor,
+        action="incident.cadence_extended",
+        obj=incident,
+        details={"next_update_due": due.isoformat()},
+    )
+    emit(events.INCIDENT_CHANGED, incident_id=incident.pk, fields=["next_update_due"])
     return incident

@@ -1,0 +1,219 @@
+"""SLA credit use-cases: compute on resolve (or pre-approve during an extended outage),
+approve, apply, waive, push to Salesforce."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from apps.core.audit import Actor, actor_label, audit_record
+from apps.core.exceptions import Conflict
+from apps.incidents.models import Incident
+from apps.postmortems import sla
+from apps.postmortems.choices import CreditState
+from apps.postmortems.models import SlaCredit, SlaPolicy
+from apps.subscribers.models import Customer
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+SYSTEM = "Clarion"
+PUSH_CREDITS = "postmortems.push_credits"
+
+
+def _queue_push(credit_ids: list[int]) -> None:
+    """After commit, push approved credits to the CRM (a task: the CRM may be slow)."""
+    if credit_ids:
+        transaction.on_commit(
+            lambda: current_app.send_task(PUSH_CREDITS, (credit_ids,), queue="integrations")
+        )
+
+
+def _affected_customers(incident: Incident) -> list[Customer]:
+    """Active customers in the incident's regions (all when it names none; customers of
+    unknown region too) - narrowed further by the services they use."""
+    customers = Customer.objects.filter(active=True)
+    regions = list(incident.regions.values_list("pk", flat=True))
+    if regions:
+        customers = customers.filter(Q(region__in=regions) | Q(region__isnull=True))
+    return list(customers.order_by("pk"))
+
+
+def _credited_elsewhere(customer: Customer, incident: Incident, month: datetime) -> Decimal:
+    total = (
+        SlaCredit.objects.filter(customer=customer, month=month.date())
+        .exclude(incident=incident)
+        .exclude(state=CreditState.WAIVED)
+        .aggregate(total=Sum("amount"))["total"]
+    )
+    return total or Decimal(0)
+
+
+@transaction.atomic
+def credits_compute(
+    *, incident: Incident, now: datetime | None = None, pre_approve: bool = False, actor: Actor
+) -> list[SlaCredit]:
+    """Compute every affected customer's month-to-date uptime and the credit this incident
+    adds, for each month the incident touched; create or refresh the `SlaCredit` rows.
+
+    The credit is what the customer's policy owes at that uptime minus what other incidents
+    already credited that month (so the month's credits add up to the schedule, never
+    more). A credit someone approved, applied or waived is not changed, except one
+    pre-approved during an extended outage, which grows with the outage. `pre_approve`
+    creates credits approved (extended outage: no one has to sign them off)."""
+    now = now or timezone.now()
+    until = incident.resolved_at or now
+    customers = _affected_customers(incident)
+    policies = sla.policies_for(customers)
+    customers = [c for c in customers if c.pk in policies and c.monthly_fee]
+    if not customers:
+        return []
+    scopes = sla.customer_scopes(customers)
+    changed: list[SlaCredit] = []
+    for month in sla.months_between(incident.started_at, until):
+        outages = sla.outages_between(month, min(sla.next_month(month), until), now=now)
+        own = [o for o in outages if o.incident_id == incident.pk]
+        for customer in customers:
+            scope = scopes[customer.pk]
+            if not any(scope.covers(o) for o in own):
+                continue
+            policy = policies[customer.pk]
+            uptime = sla.month_uptime(
+                policy=policy, scope=scope, outages=outages, month=month, until=until
+            )
+            pct = policy.credit_pct(uptime.uptime_pct)
+            owed = (customer.monthly_fee or Decimal(0)) * pct / 100
+            amount = (owed - _credited_elsewhere(customer, incident, month)).quantize(
+                CENT, rounding=ROUND_HALF_UP
+            )
+            credit = _store(
+                customer=customer,
+                incident=incident,
+                month=month,
+                policy_uptime=(policy, uptime, pct),
+                amount=amount,
+                pre_approve=pre_approve,
+                now=now,
+            )
+            if credit is not None:
+                changed.append(credit)
+    _queue_push([c.pk for c in changed if c.state == CreditState.APPROVED])
+    if changed:
+        audit_record(
+            actor=actor,
+            action="sla_credits.computed",
+            obj=incident,
+            details={
+                "credits": [c.pk for c in changed],
+                "pre_approved": pre_approve,
+            },
+        )
+    return changed
+
+
+def _store(
+    *,
+    customer: Customer,
+    incident: Incident,
+    month: datetime,
+    policy_uptime: tuple[SlaPolicy, sla.Uptime, Decimal],
+    amount: Decimal,
+    pre_approve: bool,
+    now: datetime,
+) -> SlaCredit | None:
+    policy, uptime, pct = policy_uptime
+    existing = (
+        SlaCredit.objects.select_for_update()
+        .filter(customer=customer, incident=incident, month=month.date())
+        .first()
+    )
+    if existing is None and amount <= 0:
+        return None
+    amount = max(amount, Decimal(0))
+    values: dict[str, object] = {
+        "policy": policy,
+        "uptime_pct": uptime.uptime_pct,
+        "downtime_minutes": Decimal(uptime.downtime.total_seconds() / 60).quantize(CENT),
+        "credit_pct": pct,
+        "amount": amount,
+        "currency": customer.currency,
+    }
+    if existing is None:
+        state = CreditState.APPROVED if pre_approve else CreditState.PROPOSED
+        return SlaCredit.objects.create(
+            customer=customer,
+            incident=incident,
+            month=month.date(),
+            state=state,
+            pre_approved=pre_approve,
+            approved_at=now if pre_approve else None,
+            approved_by_label=f"{SYSTEM} (extended outage)" if pre_approve else "",
+            **values,
+        )
+    refreshable = existing.state == CreditState.PROPOSED or (
+        existing.state == CreditState.APPROVED and existing.pre_approved
+    )
+    if not refreshable or existing.amount > amount:
+        return None  # a person decided on it, or it would shrink: leave it as it is
+    for name, value in values.items():
+        setattr(existing, name, value)
+    if pre_approve and existing.state == CreditState.PROPOSED:
+        existing.state = CreditState.APPROVED
+        existing.pre_approved = True
+        existing.approved_at = now
+        existing.approved_by_label = f"{SYSTEM} (extended outage)"
+    existing.save()
+    return existing
+
+
+@transaction.atomic
+def credits_approve(*, credits: Iterable[SlaCredit], actor: Actor) -> int:
+    """Approve proposed credits (the admin's bulk action); returns how many changed.
+    Approved credits are pushed to Salesforce on commit when the tenant has it."""
+    ids = [c.pk for c in credits]
+    rows = list(
+        SlaCredit.objects.select_for_update()
+        .filter(pk__in=ids, state=CreditState.PROPOSED)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for credit in rows:
+        credit.state = CreditState.APPROVED
+        credit.approved_at = now
+        credit.approved_by_label = actor_label(actor)[:200]
+        credit.save(update_fields=["state", "approved_at", "approved_by_label", "updated_at"])
+        audit_record(actor=actor, action="sla_credit.approved", obj=credit)
+    _queue_push([c.pk for c in rows])
+    return len(rows)
+
+
+@transaction.atomic
+def credit_set_state(*, credit: SlaCredit, state: str, actor: Actor) -> SlaCredit:
+    """Mark a credit applied (it is on the invoice) or waived (it will not be given)."""
+    credit = SlaCredit.objects.select_for_update().get(pk=credit.pk)
+    if credit.state == state:
+        return credit
+    allowed: dict[str, tuple[str, ...]] = {
+        CreditState.APPLIED: (CreditState.APPROVED,),
+        CreditState.WAIVED: (CreditState.PROPOSED, CreditState.APPROVED),
+    }
+    if state not in allowed:
+        raise Conflict(f"Use approve for a credit; it cannot be set to {state}.")
+    if credit.state not in allowed[state]:
+        raise Conflict(
+            f"Credit #{credit.pk} is {credit.state}; only a "
+            f"{' or '.join(allowed[state])} credit can become {state}.",
+            code=f"credit_{credit.state}",
+        )
+    credit.state = state
+    if state == CreditState.APPLIED:
+        credit.applied_at = timezone.now()
+    credit.save()
+    audit_record(actor=actor, action=f"sla_credit.{state}", obj=credit)
+    return credit
