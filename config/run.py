@@ -3,6 +3,8 @@
 Starts the embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, migrates
 every schema, seeds the demo tenant, then runs the web server, one Celery worker and Celery
 beat. `CLARION_PORT` (default 8000) and `CLARION_BIND` (default 127.0.0.1) move the server.
+Without `EMAIL_URL` (environment or `.env`), e-mail goes to a local mailbox that keeps each
+message in `.clarion/mail/` and prints a line for it (config/mailsink.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 import time
 from types import FrameType
 
-from config import embedded
+from config import embedded, mailsink
 from config.celery_queues import QUEUE_NAMES
 
 STOP_GRACE_SECONDS = 15
@@ -48,9 +50,12 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     external_db = bool(os.environ.get("DATABASE_URL"))
     external_redis = bool(os.environ.get("REDIS_URL"))
+    mailbox = _mailbox()
     try:
-        return _serve()
+        return _serve(mailbox)
     finally:
+        if mailbox is not None:
+            mailbox.stop()
         root = embedded.embedded_dir()
         if not external_redis:
             embedded.stop_redis(root)
@@ -59,7 +64,23 @@ def main() -> int:
         print("Stopped.", flush=True)
 
 
-def _serve() -> int:
+def _mailbox() -> mailsink.Sink | None:
+    """The demo's e-mail, when no EMAIL_URL is configured: a local SMTP server that every
+    child inherits through the environment (development settings only)."""
+    if os.environ["DJANGO_SETTINGS_MODULE"] != "config.settings.dev":
+        return None
+    dotenv = embedded.BASE_DIR / ".env"
+    configured = dotenv.exists() and any(
+        line.strip().startswith("EMAIL_URL=") for line in dotenv.read_text().splitlines()
+    )
+    if os.environ.get("EMAIL_URL") or configured:
+        return None
+    sink = mailsink.start(embedded.embedded_dir() / "mail")
+    os.environ["EMAIL_URL"] = sink.url
+    return sink
+
+
+def _serve(mailbox: mailsink.Sink | None = None) -> int:
     embedded.bootstrap()
 
     import django
@@ -98,6 +119,12 @@ def _serve() -> int:
         "`.venv/bin/python manage.py createsuperuser`)\n",
         flush=True,
     )
+    if mailbox is not None:
+        print(
+            f"  E-mail (no EMAIL_URL set): each message is kept in {mailbox.directory}/ as an "
+            ".eml file and listed here as a `mail ...` line.\n",
+            flush=True,
+        )
 
     stopping = False
 

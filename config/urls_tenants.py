@@ -10,6 +10,8 @@ urlpatterns = [
     path("", include("apps.statuspage.urls")),
     path("", include("apps.subscribers.urls")),
     path("hooks/", include("apps.integrations.urls")),
+    # Bounces and complaints from the e-mail provider (anymail tracking webhooks).
+    path("anymail/", include("apps.communications.tracking")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("apps.core.api.urls")),
 ]

@@ -57,3 +57,20 @@ class AttemptOutcome(models.TextChoices):
     SENT = "sent", "Sent"
     TRANSIENT = "transient", "Transient error (will retry)"
     PERMANENT = "permanent", "Permanent error"
+
+
+class ReminderKind(models.TextChoices):
+    """What the cadence tick does once per due time (see apps.communications.cadence)."""
+
+    UPDATE_DUE = "update_due", "Update due soon"
+    UPDATE_OVERDUE = "update_overdue", "Update overdue (escalated)"
+    ASSESSMENT_DUE = "assessment_due", "Initial assessment due soon"
+    ASSESSMENT_OVERDUE = "assessment_overdue", "Initial assessment overdue (escalated)"
+    EXTENDED_OUTAGE = "extended_outage", "Extended outage"
+    MAINTENANCE_REMINDER = "maintenance_reminder", "Maintenance reminder"
+    MAINTENANCE_OVERRUN = "maintenance_overrun", "Maintenance overrun"
+
+
+class StaffChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SLACK = "slack", "Slack"

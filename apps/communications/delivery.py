@@ -29,7 +29,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
-from apps.communications.channels.base import Outgoing, channels
+from apps.communications.audience import message_audience
+from apps.communications.channels import broadcast, endpoint_health
+from apps.communications.channels.base import Outgoing, SendResult, channels
 from apps.communications.choices import (
     AttemptOutcome,
     ChannelKey,
@@ -37,13 +39,18 @@ from apps.communications.choices import (
     MessageKind,
     MessageState,
 )
-from apps.communications.context import decode, status_page_url, subscriber_links
+from apps.communications.context import (
+    decode,
+    recipient_values,
+    status_page_url,
+    subscriber_links,
+)
 from apps.communications.models import Delivery, DeliveryAttempt, Message, MessageTemplate
 from apps.communications.rendering import render, template_parse
 from apps.core.tenancy import current_tenant
 from apps.statuspage import selectors as statuspage
 from apps.subscribers.models import Subscriber
-from apps.subscribers.selectors import audience_for, audience_ids_iter
+from apps.subscribers.selectors import audience_ids_iter
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +103,12 @@ def fanout(message_id: int) -> dict[str, Any]:
     for channel in message.channels:
         implementation = channels._items.get(channel)
         if channel not in QUEUE:
-            audience[channel] = {"broadcast": True}
+            audience[channel] = broadcast.record(message.pk, channel)
             continue
         if implementation is None:
             audience[channel] = {"skipped": f"no {channel} provider is configured"}
             continue
-        qs = audience_for(
-            incident=message.incident,
-            maintenance=message.maintenance,
-            channel=channel,
-            kind=subscription_kind(message.kind),
-        )
+        qs = message_audience(message, channel, kind=subscription_kind(message.kind))
         total = 0
         for ids in _chunks(audience_ids_iter(qs, chunk_size=FANOUT_CHUNK), FANOUT_CHUNK):
             Delivery.objects.bulk_create(
@@ -115,6 +117,7 @@ def fanout(message_id: int) -> dict[str, Any]:
             )
             total += len(ids)
         audience[channel] = {"recipients": total}
+    endpoint_health.skip_disabled(message.pk)
     Message.objects.filter(pk=message.pk).update(audience=audience)
     queue_pending(message.pk)
     _finish_if_done(message.pk)
@@ -136,7 +139,7 @@ def queue_pending(message_id: int, *, only_stale: bool = False) -> int:
             queued += len(batch)
     if only_stale and queued:
         qs.update(queued_at=timezone.now())
-    return queued
+    return queued + broadcast.queue(message_id, only_stale=only_stale)
 
 
 def _claim(ids: Sequence[int]) -> list[Delivery]:
@@ -186,13 +189,20 @@ def _variants(message: Message, channel: str, zones: set[str]) -> dict[str, dict
     }
     base = decode(message.context)
     variants = {}
-    for zone in zones:
-        context = {**base, **TOKENS, "time_zone": zone}
+    for key in zones:
+        zone, _, own = key.partition("|")  # see _variant_key
+        context = {**base, **(json.loads(own) if own else {}), **TOKENS, "time_zone": zone}
         parts = {part: render(template, context) for part, template in compiled.items()}
         if channel == ChannelKey.EMAIL and "html" not in parts and "text" in parts:
             parts["html"] = linebreaks(escape(parts["text"]))
-        variants[zone] = parts
+        variants[key] = parts
     return variants
+
+
+def _variant_key(zone: str, values: dict[str, Any]) -> str:
+    """A variant: a time zone, plus the recipient's own template values when a recipient
+    context provider gives some (as JSON after a `|`, which no zone name contains)."""
+    return f"{zone}|{json.dumps(values, sort_keys=True, default=str)}" if values else zone
 
 
 def webhook_payload(message: Message, *, unsubscribe: str) -> dict[str, Any]:
@@ -244,12 +254,18 @@ def _personalise(
 
 def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, int]:
     """Send the still-pending deliveries among `ids`; return counts by outcome."""
+    if channel in broadcast.CHANNELS:  # `ids` are BroadcastDelivery rows
+        posted = broadcast.send(message_id, channel, ids, variants=_variants, tokens=TOKENS)
+        _finish_if_done(message_id)
+        return posted
     message = Message.objects.filter(pk=message_id).first()
     rows = _claim(ids)
     if message is None or not rows:
         return {}
     implementation = channels[channel]
-    variants = _variants(message, channel, {_zone(r.subscriber) for r in rows})
+    own = recipient_values(message, [r.subscriber for r in rows])
+    keys = {r.pk: _variant_key(_zone(r.subscriber), own.get(r.subscriber_id, {})) for r in rows}
+    variants = _variants(message, channel, set(keys.values()))
     batch = []
     for row in rows:
         links = subscriber_links(row.subscriber.manage_token)
@@ -264,16 +280,19 @@ def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, i
                 delivery_id=row.pk,
                 idempotency_key=row.idempotency_key,
                 address=_address(row.subscriber, channel),
-                parts=_personalise(variants[_zone(row.subscriber)], row.subscriber, links),
+                parts=_personalise(variants[keys[row.pk]], row.subscriber, links),
                 headers=headers,
                 secret=getattr(row.subscriber, "webhook_secret", "") or "",
             )
         )
-    results = implementation.send(batch)
+    results: list[SendResult] = []
+    for result in implementation.send(batch):  # a channel may yield each result as it comes
+        results.append(result)
+        if result.outcome == AttemptOutcome.SENT:
+            _record_sent(result)
     by_id = {row.pk: row for row in rows}
     counts: defaultdict[str, int] = defaultdict(int)
     retry: list[int] = []
-    sent: list[int] = []
     now = timezone.now()
     DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(
@@ -285,14 +304,15 @@ def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, i
             duration_ms=r.duration_ms,
         )
         for r in results
+        if r.outcome != AttemptOutcome.SENT
     )
     for result in results:
         row = by_id[result.delivery_id]
         attempts = row.attempts + 1
         counts[str(result.outcome)] += 1
         if result.outcome == AttemptOutcome.SENT:
-            sent.append(row.pk)
-        elif result.outcome == AttemptOutcome.TRANSIENT and attempts < MAX_ATTEMPTS:
+            continue  # recorded when it came
+        if result.outcome == AttemptOutcome.TRANSIENT and attempts < MAX_ATTEMPTS:
             Delivery.objects.filter(pk=row.pk).update(
                 status=DeliveryStatus.PENDING, error=result.error, queued_at=now
             )
@@ -302,25 +322,44 @@ def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, i
             if result.outcome == AttemptOutcome.TRANSIENT:
                 reason = f"gave up after {attempts} attempts: {reason}"
             Delivery.objects.filter(pk=row.pk).update(status=DeliveryStatus.FAILED, error=reason)
-    if sent:  # the provider ids are in the attempt log
-        Delivery.objects.filter(pk__in=sent).update(
-            status=DeliveryStatus.SENT, sent_at=now, error=""
-        )
     if retry:
         attempt = max(by_id[i].attempts for i in retry) + 1
         delay = min(300, 2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
         current_app.send_task(
             SEND_BATCH, (message_id, channel, retry), queue="retry", countdown=delay
         )
+    endpoint_health.record(channel, [r.delivery_id for r in results])
     _finish_if_done(message_id)
     return dict(counts)
+
+
+def _record_sent(result: SendResult) -> None:
+    """Mark one delivery sent, with its attempt, before the next provider call: a worker
+    killed in the middle of a batch leaves `sending` only what it had not handed over, and
+    the sweep re-sends exactly that. The commit does not wait for the disk (a dead worker
+    loses nothing PostgreSQL has; only a crash of PostgreSQL itself could forget the last
+    fraction of a second, and so re-send those few)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        now = timezone.now()
+        DeliveryAttempt.objects.create(
+            delivery_id=result.delivery_id,
+            outcome=result.outcome,
+            at=now,
+            provider_id=result.provider_id[:200],
+            duration_ms=result.duration_ms,
+        )
+        Delivery.objects.filter(pk=result.delivery_id).update(
+            status=DeliveryStatus.SENT, sent_at=now, error=""
+        )
 
 
 def _finish_if_done(message_id: int) -> None:
     unfinished = Delivery.objects.filter(
         message_id=message_id, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)
     )
-    if not unfinished.exists():
+    if not unfinished.exists() and not broadcast.unfinished(message_id):
         Message.objects.filter(pk=message_id, state=MessageState.SENDING).update(
             state=MessageState.SENT, sent_at=timezone.now()
         )
@@ -353,4 +392,5 @@ def sweep() -> dict[str, int]:
     for message_id in lost_fanouts:
         current_app.send_task(FANOUT, (message_id,), queue="fanout")
     requeued = sum(queue_pending(m, only_stale=True) for m in pending_messages)
+    requeued += broadcast.requeue_stale(skip=pending_messages)
     return {"reset_stuck": reset, "fanouts": len(lost_fanouts), "requeued": requeued}

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.communications.channels.checks import channel_problems
 from apps.communications.choices import ChannelKey, MessageKind, MessageState
 from apps.communications.context import context_for, decode
 from apps.communications.models import Message, MessageTemplate
@@ -20,9 +21,11 @@ from apps.communications.rendering import (
 )
 from apps.communications.tasks import fanout_message
 from apps.core.audit import Actor, actor_label, audit_record
+from apps.core.events import emit
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
 from apps.incidents.selectors import policy_for
+from apps.subscribers.models import Segment
 
 # Per-subscriber channels that follow the policy's e-mail switch (same urgency and reach).
 FOLLOW_EMAIL = (ChannelKey.WEBHOOK, ChannelKey.SLACK, ChannelKey.TEAMS)
@@ -68,25 +71,42 @@ def message_draft(
     maintenance: MaintenanceWindow | None = None,
     channels: Sequence[str] | None = None,
     extra: dict[str, Any] | None = None,
+    segment: Segment | None = None,
+    requires_approval: bool | None = None,
+    approver: bool = False,
     actor: Actor,
 ) -> Message:
     """A draft message for an incident (update) or a maintenance window. Channels default
-    to the policy's and may be narrowed, not widened past it."""
+    to the policy's and may be narrowed, not widened past it unless `approver` (then the
+    message needs approval whatever the severity). A `segment` narrows the
+    audience; `requires_approval` overrides the default rule (P1/P2 incidents), e.g. for
+    an executive note, which always waits for an approver."""
     if kind not in MessageKind.values:
         raise ValidationFailed("Unknown message kind.", fields={"kind": [f"{kind!r}?"]})
+    existing = None
     if update is not None:
         incident = update.incident
-        existing = Message.objects.filter(update=update, kind=kind).first()
-        if existing is not None:
-            return existing
+        existing = Message.objects.select_for_update().filter(update=update, kind=kind).first()
+        if existing is not None and (
+            channels is None or sorted(channels) == sorted(existing.channels)
+        ):
+            return existing  # one message per update and kind (handlers may run twice)
     allowed = default_channels(incident)
     chosen = list(channels) if channels is not None else allowed
+    unknown = sorted(set(chosen) - set(ChannelKey.values))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown channel.",
+            fields={"channels": [f"Unknown: {', '.join(unknown)}; use {', '.join(allowed)}."]},
+        )
     wider = sorted(set(chosen) - set(allowed))
-    if wider:
+    if wider and not approver:  # an approver may widen; the message then needs approval
         raise ValidationFailed(
             "A message may narrow the policy's channels, not widen them.",
             fields={"channels": [f"Not in the policy for this message: {', '.join(wider)}."]},
         )
+    if existing is not None:
+        return _redraft_channels(existing, chosen, wider=wider, actor=actor)
     context = context_for(kind=kind, incident=incident, update=update, maintenance=maintenance)
     context.update(extra or {})
     message = Message(
@@ -96,18 +116,60 @@ def message_draft(
         maintenance=maintenance,
         channels=chosen,
         context=context,
-        requires_approval=bool(incident and incident.severity in APPROVAL_SEVERITIES),
+        segment=segment,
+        requires_approval=(
+            requires_approval
+            if requires_approval is not None
+            else bool(incident and incident.severity in APPROVAL_SEVERITIES)
+        ),
     )
+    if wider:  # past the policy: an approver must approve it (see `approver`)
+        message.requires_approval = True
     try:
         message.rendered = preview(message, context)
     except TemplateProblem as exc:
         raise ValidationFailed(f"A template of this message is broken: {exc}") from exc
     message.save()
+    warnings = channel_problems(message)
     audit_record(
         actor=actor,
         action="message.drafted",
         obj=message,
-        details={"kind": kind, "channels": chosen},
+        details={
+            "kind": kind,
+            "channels": chosen,
+            **({"widened": wider} if wider else {}),
+            **({"warnings": warnings.warnings} if warnings.warnings else {}),
+        },
+    )
+    return message
+
+
+def _redraft_channels(
+    message: Message, channels: list[str], *, wider: list[str], actor: Actor
+) -> Message:
+    """The update's message exists already (drafted when the update was posted): a person
+    choosing other channels changes that draft rather than making a second message. Once it
+    is approved or sent, its channels are history."""
+    if message.state != MessageState.DRAFT:
+        raise Conflict(
+            f"Message #{message.pk} for this update is {message.state} already: its channels "
+            "can no longer change.",
+            code="message_not_draft",
+        )
+    message.channels = channels
+    if wider:
+        message.requires_approval = True
+    try:
+        message.rendered = preview(message, message.context)
+    except TemplateProblem as exc:
+        raise ValidationFailed(f"A template of this message is broken: {exc}") from exc
+    message.save(update_fields=["channels", "requires_approval", "rendered"])
+    audit_record(
+        actor=actor,
+        action="message.channels_changed",
+        obj=message,
+        details={"channels": channels, **({"widened": wider} if wider else {})},
     )
     return message
 
@@ -129,6 +191,8 @@ def _check_complete(message: Message) -> None:
                 problems.setdefault("context", []).append(
                     f"The placeholder '{name}' is empty in the {channel} {part}."
                 )
+    for channel, errors in channel_problems(message).errors.items():
+        problems.setdefault("channels", []).extend(f"{channel}: {e}" for e in errors)
     if problems:
         raise ValidationFailed(
             "The message cannot be approved: fill every placeholder.", fields=problems
@@ -183,7 +247,15 @@ def message_publish(*, message: Message, actor: Actor, approver: bool = False) -
     message.fanout_started_at = timezone.now()
     message.save(update_fields=["state", "fanout_started_at"])
     audit_record(actor=actor, action="message.published", obj=message)
-    transaction.on_commit(lambda: fanout_message.delay(message.pk))
+    # Robust: with the broker down the publish stands (and the caller gets its answer); the
+    # sweep queues a fan-out that never reached the broker (delivery.sweep, lost_fanouts).
+    transaction.on_commit(lambda: fanout_message.delay(message.pk), robust=True)
+    emit(
+        "message.published",
+        message_id=message.pk,
+        incident_id=message.incident_id,
+        kind=message.kind,
+    )
     return message
 
 

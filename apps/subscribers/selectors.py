@@ -174,15 +174,20 @@ def audience_for(
     channel: str,
     kind: str | None = None,
     segment: Segment | None = None,
+    also: QuerySet[Any, Any] | None = None,
 ) -> QuerySet[Subscriber]:
     """The subscribers to tell about `incident` (or `maintenance`) on `channel`, by id.
 
     They subscribed to at least one affected service (or to all), are in an affected region
-    (or their region is unknown, or the incident is global), are confirmed and not
+    (or their region is unknown, or the incident is global); an incident's services and
+    regions include those of its child incidents, which speak through it, are confirmed and not
     unsubscribed, have the channel's contact and accept the channel and `kind` (default:
     incidents, or maintenance), their address is not suppressed on that channel, and the
     channel's rule holds (SMS: enterprise customers, when the severity policy lists SMS). A
-    `segment` narrows the audience to its members. See the module docstring for the rules.
+    `segment` narrows the audience to its members. `also` (a subquery of subscriber ids)
+    adds people whatever their services and region, e.g. everyone told about an incident
+    hears its resolution even if its regions were narrowed since; every other rule still
+    applies to them. See the module docstring for the rules.
 
     One SQL query when evaluated (plus one read of the severity policy here, and up to three
     of the segment's lists unless prefetched); stream it with `audience_ids_iter`.
@@ -204,8 +209,10 @@ def audience_for(
             return Subscriber.objects.none()
         if channel in Channel.values and channel not in policy_for(incident.severity).channels:
             return Subscriber.objects.none()
-        affected = IncidentService.objects.filter(incident_id=incident.pk).values("service_id")
-        regions = Incident.regions.through.objects.filter(incident_id=incident.pk)
+        # A parent speaks for its children (cascading): their services and regions count.
+        thread = Q(incident_id=incident.pk) | Q(incident__parent_id=incident.pk)
+        affected = IncidentService.objects.filter(thread).values("service_id")
+        regions = Incident.regions.through.objects.filter(thread)
     else:
         assert maintenance is not None
         kind = kind or SubscriptionKind.MAINTENANCE
@@ -223,12 +230,14 @@ def audience_for(
     address = CHANNEL_ADDRESS_FIELD[channel]
     rule &= ~Q(**{address: ""})
     rule &= Q(subscription__channels__contains=[channel], subscription__kinds__contains=[kind])
-    rule &= _subscribed_to_any(affected)
-    rule &= (
+    concerned = _subscribed_to_any(affected) & (
         Q(~Exists(regions))
         | Q(**{f"{EFFECTIVE_REGION}__isnull": True})
         | Q(**{f"{EFFECTIVE_REGION}__in": regions.values("region_id")})
     )
+    if also is not None:
+        concerned |= Q(pk__in=also)
+    rule &= concerned
     rule &= Q(~Exists(Suppression.objects.filter(channel=channel, address=OuterRef(address))))
     if channel == SubscriberChannel.SMS:
         rule &= Q(customer__tier=CustomerTier.ENTERPRISE)

@@ -202,6 +202,23 @@ def test_channels_may_be_narrowed_not_widened(incident) -> None:
     ]
 
 
+def test_choosing_channels_for_an_update_with_a_draft_changes_that_draft(incident) -> None:
+    """Posting the update drafted its message already (policy channels): a person narrowing
+    the channels afterwards changes that draft, never makes a second message; once the
+    message is approved, its channels are fixed."""
+    update = incident.updates.get()
+    drafted = message_draft(kind="initial_alert", update=update, actor=ACTOR)
+    narrowed = message_draft(kind="initial_alert", update=update, channels=["email"], actor=ACTOR)
+    assert narrowed.pk == drafted.pk and narrowed.channels == ["email"]
+    assert Message.objects.filter(update=update).count() == 1
+    assert set(narrowed.rendered) == {"email"}
+    message_approve(message=narrowed, actor=ACTOR)
+    with pytest.raises(Conflict, match="can no longer change"):
+        message_draft(kind="initial_alert", update=update, channels=["slack"], actor=ACTOR)
+    same = message_draft(kind="initial_alert", update=update, channels=["email"], actor=ACTOR)
+    assert same.pk == drafted.pk
+
+
 def test_an_empty_placeholder_blocks_approval_naming_it_and_the_channel(catalog) -> None:
     incident = incident_open(
         title="Slow API", severity="P3", services={"api": "degraded_performance"}, actor=ACTOR

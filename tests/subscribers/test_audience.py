@@ -263,6 +263,33 @@ def test_a_child_incident_has_no_audience_of_its_own(services) -> None:
     assert email_audience(parent) == {"everything"}
 
 
+def test_a_parent_speaks_for_the_services_and_regions_of_its_children(regions, services) -> None:
+    """Cascading: someone affected only through a child hears through the parent's thread,
+    once."""
+    SubscriberFactory(
+        name="payments in us",
+        region=regions["us"],
+        subscription__services=[services["payments"]],
+    )
+    SubscriberFactory(
+        name="api in eu", region=regions["eu"], subscription__services=[services["api"]]
+    )
+    SubscriberFactory(
+        name="dashboard in eu",
+        region=regions["eu"],
+        subscription__services=[services["dashboard"]],
+    )
+    parent = open_incident(services=("api",), regions=["eu"])
+    child = open_incident(services=("payments",), regions=["us"])
+    assert email_audience(parent) == {"api in eu"}
+
+    incidents.incident_attach_child(child=child, parent=parent, actor="pytest")
+
+    assert email_audience(parent) == {"api in eu", "payments in us"}
+    ids = list(selectors.audience_for(incident=parent, channel="email").values_list("pk"))
+    assert len(ids) == len(set(ids)) == 2
+
+
 def test_broadcast_channels_have_no_per_subscriber_audience(services) -> None:
     SubscriberFactory(name="everything")
     incident = open_incident()

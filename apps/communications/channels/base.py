@@ -20,7 +20,7 @@ subscriber, channel): pass it to providers that deduplicate on it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -71,8 +71,10 @@ class Channel(ABC):
         return []
 
     @abstractmethod
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        """Hand each item to the provider; one result per item, never raise per item."""
+    def send(self, batch: Sequence[Outgoing]) -> Iterable[SendResult]:
+        """Hand each item to the provider; one result per item, never raise per item.
+        Yield each result as soon as the provider answered it: the caller records it before
+        the next call, so a worker killed mid-batch never leaves a sent item unrecorded."""
 
     def describe(self) -> dict[str, Any]:
         return {"key": self.key, "parts": self.parts, "capabilities": self.capabilities}

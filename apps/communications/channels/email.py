@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -61,25 +61,23 @@ class EmailChannel(Channel):
     capabilities = Capabilities(html=True, threading=True)
     parts = ("subject", "text", "html")
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        results: list[SendResult] = []
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the server answered it."""
         connection = get_connection(fail_silently=False)
         try:
             connection.open()
         except (OSError, smtplib.SMTPException) as exc:
-            return [
-                SendResult(
+            for o in batch:
+                yield SendResult(
                     o.delivery_id, AttemptOutcome.TRANSIENT, error=f"cannot connect: {exc}"[:500]
                 )
-                for o in batch
-            ]
+            return
         try:
             for item in batch:
-                results.append(self._send_one(connection, item))
+                yield self._send_one(connection, item)
         finally:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 connection.close()
-        return results
 
     def _send_one(self, connection: object, item: Outgoing) -> SendResult:
         domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "clarion.local"

@@ -1,3 +1,4 @@
+from apps.subscribers.models.broadcasts import BroadcastDelivery
 from apps.subscribers.models.crm import (
     CrmConnection,
     CrmLink,
@@ -11,6 +12,7 @@ from apps.subscribers.models.segments import Segment, Suppression
 from apps.subscribers.models.subscribers import Subscriber, Subscription, new_manage_token
 
 __all__ = [
+    "BroadcastDelivery",
     "CrmConnection",
     "CrmLink",
     "CrmObject",

@@ -80,6 +80,15 @@ class Subscriber(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A webhook endpoint that keeps failing is disabled (see
+    # apps/communications/channels/endpoint_health.py) rather than retried for ever.
+    webhook_failures = models.PositiveSmallIntegerField(
+        default=0, help_text="Webhook deliveries failed in a row (reset by a success)."
+    )
+    webhook_disabled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the webhook endpoint was disabled; empty = active."
+    )
+    webhook_disabled_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -1,0 +1,67 @@
+"""Who receives a message on a channel.
+
+Normally the subscribers issue's `audience_for` the message's incident or maintenance
+window, narrowed by the message's segment (an executive note goes to enterprise customers
+only). A resolution also goes to everyone an earlier message about the incident reached on
+that channel, even if the incident's services or regions were narrowed since (they were
+told of a problem and must hear that it is over). A false alarm's apology is the
+exception: it goes only to the subscribers an earlier message about the same incident
+reached, or is still about to reach, on that channel.
+Deliveries still pending count as reached because the sweep will send them; failed ones do
+not (the person never heard of the incident). Everyone else never heard of it, and an
+apology would only confuse them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.communications.choices import DeliveryStatus, MessageKind
+from apps.communications.models import Delivery, Message
+from apps.subscribers.models import Subscriber
+from apps.subscribers.selectors import audience_for
+
+REACHED = (DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+def reached_subscribers(
+    *, incident_id: int, channel: str, exclude_message_id: int | None = None
+) -> QuerySet[Delivery, Any]:
+    """Ids (a subquery) of the subscribers a message about the incident reached on
+    `channel` (sent, or pending and still to be sent)."""
+    rows = Delivery.objects.filter(
+        message__incident_id=incident_id, channel=channel, status__in=REACHED
+    )
+    if exclude_message_id is not None:
+        rows = rows.exclude(message_id=exclude_message_id)
+    return rows.values("subscriber_id")
+
+
+def message_audience(message: Message, channel: str, *, kind: str) -> QuerySet[Subscriber]:
+    """The subscribers `message` goes to on `channel` (`kind` is the subscription kind:
+    incidents, maintenance or post-mortems). Unsubscribed and suppressed people are left
+    out in every case, because the result is always within `audience_for`."""
+    told = None
+    if message.kind == MessageKind.RESOLUTION and message.incident_id is not None:
+        told = reached_subscribers(
+            incident_id=message.incident_id, channel=channel, exclude_message_id=message.pk
+        )
+    qs = audience_for(
+        incident=message.incident,
+        maintenance=message.maintenance,
+        channel=channel,
+        kind=kind,
+        segment=message.segment,
+        also=told,
+    )
+    if message.kind == MessageKind.FALSE_ALARM and message.incident_id is not None:
+        qs = qs.filter(
+            pk__in=reached_subscribers(
+                incident_id=message.incident_id,
+                channel=channel,
+                exclude_message_id=message.pk,
+            )
+        )
+    return qs
