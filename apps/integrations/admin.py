@@ -358,3 +358,137 @@ class AlertStateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="incident")
     def incident_link(self, obj: AlertState) -> SafeString | str:
         return _incident_link(obj.incident_id)
+
+
+# --- support coordination: help desk, chat, canned responses --------------------------------
+
+from apps.core.exceptions import ApplicationError  # noqa: E402
+from apps.integrations.models_support import (  # noqa: E402
+    CannedResponseTemplate,
+    ChatInstallation,
+    HelpdeskInstallation,
+)
+from apps.integrations.services.canned import canned_template_check  # noqa: E402
+from apps.integrations.services.helpdesk import helpdesk_installation_save  # noqa: E402
+
+HELPDESK_SECRETS = ("api_token", "webhook_secret")
+CHAT_SECRETS = ("slack_bot_token", "teams_webhook_url")
+
+
+class HelpdeskInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
+    api_token = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="Zendesk API token / Freshdesk API key. Stored encrypted; leave empty to keep.",
+    )
+    webhook_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="Zendesk webhook signing secret. Stored encrypted; leave empty to keep.",
+    )
+
+    class Meta:
+        model = HelpdeskInstallation
+        fields = (
+            "provider",
+            "enabled",
+            "subdomain",
+            "email",
+            "api_base_url",
+            "match_incident_terms",
+            "match_keywords",
+            "match_organisations",
+            "match_fields",
+            "auto_reply",
+            "auto_close",
+        )
+
+
+@admin.register(HelpdeskInstallation)
+class HelpdeskInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The tenant's help desk: what to match, whether to answer and auto-close."""
+
+    form = HelpdeskInstallationForm
+    list_display = ("__str__", "enabled", "auto_reply", "auto_close", "hook_url")
+    readonly_fields = ("hook_url", "api_token_set", "webhook_secret_set")
+
+    @admin.display(description="Zendesk webhook URL (new tickets)")
+    def hook_url(self, obj: HelpdeskInstallation) -> str:
+        return obj.hook_path if obj.webhook_token else "shown once saved"
+
+    @admin.display(description="API token set", boolean=True)
+    def api_token_set(self, obj: HelpdeskInstallation) -> bool:
+        return bool(obj.api_token)
+
+    @admin.display(description="Webhook secret set", boolean=True)
+    def webhook_secret_set(self, obj: HelpdeskInstallation) -> bool:
+        return bool(obj.webhook_secret)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not HelpdeskInstallation.objects.exists()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        secrets = {name: form.cleaned_data.get(name) or "" for name in HELPDESK_SECRETS}
+        try:
+            helpdesk_installation_save(installation=obj, secrets=secrets, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, f"{exc.message} {exc.fields}")
+
+
+class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
+    slack_bot_token = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="xoxb-...; leave empty to keep."
+    )
+    teams_webhook_url = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="Teams incoming webhook URL; leave empty to keep.",
+    )
+
+    class Meta:
+        model = ChatInstallation
+        fields = (
+            "enabled",
+            "slack_base_url",
+            "support_channel",
+            "war_room_responders",
+            "executives",
+            "on_call",
+            "vps",
+        )
+
+
+@admin.register(ChatInstallation)
+class ChatInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ChatInstallationForm
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not ChatInstallation.objects.exists()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.pk = ChatInstallation.singleton_pk
+        for name in CHAT_SECRETS:
+            value = (form.cleaned_data.get(name) or "").strip()
+            if value:
+                setattr(obj, name, value)
+        super().save_model(request, obj, form, change)
+
+
+class CannedResponseTemplateForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = CannedResponseTemplate
+        fields = ("locale", "source")
+
+    def clean_source(self) -> str:
+        source = str(self.cleaned_data["source"])
+        try:
+            canned_template_check(source)
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.fields.get("source") or exc.message) from exc
+        return source
+
+
+@admin.register(CannedResponseTemplate)
+class CannedResponseTemplateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = CannedResponseTemplateForm
+    list_display = ("locale", "updated_at")

@@ -8,8 +8,12 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        from apps.integrations import signals
+        from apps.integrations import signals, support
         from apps.integrations.inbound.base import load_sources
+        from apps.integrations.selectors import helpdesk_ticket_stats
+        from apps.postmortems.analytics import ticket_stats
 
         load_sources(settings.CLARION_INBOUND_SOURCES)
         signals.connect()
+        support.connect()
+        ticket_stats.register("helpdesk", helpdesk_ticket_stats)

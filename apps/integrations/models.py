@@ -294,3 +294,18 @@ class AlertGroup(models.Model):
 
     def __str__(self) -> str:
         return f"alerts of incident #{self.incident_id}"
+
+
+# Support coordination (help desk, chat, canned responses): its own module, same app.
+from apps.integrations.models_support import (  # noqa: E402, F401
+    CannedResponse,
+    CannedResponseTemplate,
+    ChatInstallation,
+    ChatPost,
+    HelpdeskAction,
+    HelpdeskInstallation,
+    HelpdeskProblem,
+    HelpdeskTicketLink,
+    HelpdeskWebhookDelivery,
+    WarRoom,
+)

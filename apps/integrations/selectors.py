@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
 
 from apps.core.tenancy import current_schema
 from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES
 from apps.incidents.models import Incident, MaintenanceWindow, Region
 from apps.integrations.choices import AlertStatus, EventStatus
 from apps.integrations.models import AlertGroup, AlertState, InboundEvent, Integration, RoutingRule
+from apps.integrations.models_support import HelpdeskTicketLink, TicketState
 
 
 def integration_for_hook(*, source: str, token: str) -> Integration | None:
@@ -221,3 +223,24 @@ def events_pending(*, now: datetime) -> QuerySet[InboundEvent]:
         Q(queued_at__lte=now - LOST_TASK_AFTER)
         | Q(queued_at__isnull=True, received_at__lte=now - UNQUEUED_AFTER)
     )
+
+
+def helpdesk_ticket_stats(first: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """Help-desk tickets flagged as about a known incident, and those Clarion solved, by
+    month (UTC, "YYYY-MM") in [first, end): the analytics page's ticket figures."""
+    stats: dict[str, dict[str, int]] = {}
+    links = HelpdeskTicketLink.objects.all()
+    for field, name, rows in (
+        ("flagged_at", "flagged", links),
+        ("closed_at", "auto_closed", links.filter(state=TicketState.SOLVED)),
+    ):
+        counted = (
+            rows.filter(**{f"{field}__gte": first, f"{field}__lt": end})
+            .annotate(month=TruncMonth(field))
+            .values("month")
+            .annotate(n=Count("id"))
+        )
+        for row in counted:
+            month = row["month"].strftime("%Y-%m")
+            stats.setdefault(month, {"flagged": 0, "auto_closed": 0})[name] = row["n"]
+    return stats

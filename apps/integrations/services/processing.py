@@ -376,14 +376,14 @@ def _fire(
         )
     window_start = now - timedelta(minutes=integration.grouping_window_minutes)
     service_ids = frozenset(route.service_ids[slug] for slug in affected)
-    group = _recent_group(service_ids, window_start)
-    if group is not None:
-        candidate: Incident | None = group.incident
+    recent = _recent_group(service_ids, window_start)
+    if recent is not None:
+        candidate: Incident | None = recent.incident
     else:
         candidate = incident_for_services(service_ids=service_ids, since=window_start)
         if candidate is not None:
-            group = _lock_group(candidate, integration, now)
-    if candidate is not None and group is not None:
+            recent = _lock_group(candidate, integration, now)
+    if candidate is not None and recent is not None:
         _recent_incidents[(current_schema(), service_ids)] = candidate.pk
         return _attach(
             event,
@@ -391,7 +391,7 @@ def _fire(
             route,
             state,
             candidate,
-            group,
+            recent,
             affected,
             notes,
             now,

@@ -1,0 +1,1 @@
+"""Freshdesk: the known-issue flow over its REST API v2 (see README.md)."""

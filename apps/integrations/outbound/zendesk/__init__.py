@@ -1,0 +1,1 @@
+"""Zendesk: known-issue problem tickets, linked incidents, auto-close (see README.md)."""

@@ -1,0 +1,536 @@
+"""Help-desk coordination: fewer tickets per incident, and none left open once it is fixed.
+
+- **Flag** (`helpdesk_flag`, when an incident's first external message is published): one
+  known-issue ticket for the incident (Zendesk problem: internal subject, public
+  description = the canned response), then every open ticket created since the incident
+  started that matches (`match_rules_for`) is linked to it, tagged `known_issue` and
+  `clarion-incident-<id>` and given an internal note with the canned response.
+- **New tickets** (`helpdesk_ticket_received`, from the webhook): a matching ticket is
+  linked the same way and, if the tenant enabled auto-reply, answered with the canned
+  response.
+- **Close** (`helpdesk_close`, on resolve): tickets whose requester wrote after the flag are
+  unlinked and left open for a person; the resolution is posted on the problem, which is
+  solved (Zendesk solves its incidents); Clarion then checks every linked ticket and solves
+  any still open. With auto-close off, only the resolution comment is posted.
+
+Every call is recorded as a `HelpdeskAction` (ticket, action, outcome). A transient failure
+(help desk down, 429) is recorded and raised, for the task to retry; the work is idempotent
+(one problem per incident, one link per ticket, one reply per link), so a retry redoes only
+what is missing. One incident's help-desk work runs under a PostgreSQL advisory lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from secrets import token_urlsafe
+from typing import TypeVar
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from apps.core.audit import Actor, audit_record
+from apps.core.exceptions import PermanentError, TransientError, ValidationFailed
+from apps.core.tenancy import current_schema
+from apps.incidents.models import Incident
+from apps.integrations.models_support import (
+    ActionOutcome,
+    HelpdeskAction,
+    HelpdeskInstallation,
+    HelpdeskProblem,
+    HelpdeskProvider,
+    HelpdeskTicketLink,
+    HelpdeskWebhookDelivery,
+    TicketState,
+)
+from apps.integrations.outbound.freshdesk.client import FreshdeskClient
+from apps.integrations.outbound.freshdesk.provider import FreshdeskHelpdesk
+from apps.integrations.outbound.helpdesk import Helpdesk, MatchRules, Ticket, ticket_matches
+from apps.integrations.outbound.helpdesk import words_of as _words_of
+from apps.integrations.outbound.zendesk.client import ZendeskClient
+from apps.integrations.outbound.zendesk.provider import ZendeskHelpdesk
+from apps.integrations.services.canned import canned_response_for
+from apps.subscribers.models import Customer
+
+T = TypeVar("T")
+KNOWN_ISSUE_TAG = "known_issue"
+
+
+def incident_tag(incident: Incident) -> str:
+    return f"clarion-incident-{incident.pk}"
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def helpdesk_installation() -> HelpdeskInstallation | None:
+    """The tenant's enabled help desk, if any."""
+    return HelpdeskInstallation.objects.filter(enabled=True).first()
+
+
+def helpdesk_for(installation: HelpdeskInstallation) -> Helpdesk:
+    """The provider the tenant picked, with its credentials."""
+    if installation.provider == HelpdeskProvider.FRESHDESK:
+        client = FreshdeskClient(
+            subdomain=installation.subdomain,
+            api_key=installation.api_token,
+            base_url=installation.api_base_url,
+        )
+        return FreshdeskHelpdesk(client, requester_email=installation.email)
+    return ZendeskHelpdesk(
+        ZendeskClient(
+            subdomain=installation.subdomain,
+            email=installation.email,
+            token=installation.api_token,
+        )
+    )
+
+
+def affected_customers(incident: Incident) -> QuerySet[Customer]:
+    """Active customers with someone subscribed to an affected service, in an affected
+    region (or the incident is global, or the customer's region is unknown)."""
+    services = incident.affected.values("service_id")
+    qs = Customer.objects.filter(active=True).filter(
+        Q(subscribers__subscription__all_services=True)
+        | Q(subscribers__subscription__services__in=services)
+    )
+    regions = list(incident.regions.values_list("pk", flat=True))
+    if regions:
+        qs = qs.filter(Q(region_id__in=regions) | Q(region__isnull=True))
+    return qs.distinct()
+
+
+def match_rules_for(incident: Incident, installation: HelpdeskInstallation) -> MatchRules:
+    words = {w.strip().lower() for w in installation.match_keywords if w.strip()}
+    if installation.match_incident_terms:
+        names = [row.service.name for row in incident.affected.select_related("service")]
+        words |= _words_of([incident.title, *names])
+    organisations: set[str] = set()
+    if installation.match_organisations:
+        for name, key in affected_customers(incident).values_list("name", "external_key"):
+            organisations.update(v.strip().lower() for v in (name, key) if v and v.strip())
+    fields = {
+        str(key): frozenset(str(v).strip().lower() for v in (values or []))
+        for key, values in (installation.match_fields or {}).items()
+    }
+    return MatchRules(words=frozenset(words), organisations=frozenset(organisations), fields=fields)
+
+
+def helpdesk_counts(incident: Incident) -> dict[str, int]:
+    """What the incident page shows: tickets flagged, answered, solved by Clarion, and
+    left open for a person."""
+    counts = HelpdeskTicketLink.objects.filter(incident=incident).aggregate(
+        flagged=Count("id"),
+        replied=Count("id", filter=Q(replied_at__isnull=False)),
+        auto_closed=Count("id", filter=Q(state=TicketState.SOLVED)),
+        left_open=Count("id", filter=Q(state=TicketState.LEFT_OPEN)),
+    )
+    return {k: int(v or 0) for k, v in counts.items()}
+
+
+# --- the bookkeeping ----------------------------------------------------------------------
+
+
+def _record(
+    incident: Incident | None, ticket_id: str, action: str, outcome: str, detail: str = ""
+) -> None:
+    HelpdeskAction.objects.create(
+        incident=incident, ticket_id=ticket_id, action=action, outcome=outcome, detail=detail[:500]
+    )
+
+
+def _attempt(
+    incident: Incident | None, ticket_id: str, action: str, fn: Callable[[], T]
+) -> T | None:
+    """`fn()`, recorded. A permanent refusal is recorded and gives None (the others go on);
+    a transient failure is recorded and raised (the task retries)."""
+    try:
+        result = fn()
+    except PermanentError as exc:
+        _record(incident, ticket_id, action, ActionOutcome.REFUSED, str(exc))
+        return None
+    except TransientError as exc:
+        _record(incident, ticket_id, action, ActionOutcome.FAILED, str(exc))
+        raise
+    _record(incident, ticket_id, action, ActionOutcome.OK)
+    return result if result is not None else True  # type: ignore[return-value]
+
+
+@contextmanager
+def _incident_lock(incident_id: int) -> Iterator[None]:
+    """One task at a time on one incident's help-desk work (session-level advisory lock:
+    the recorded actions commit as they happen)."""
+    digest = hashlib.sha256(f"helpdesk:{current_schema()}:{incident_id}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _note(incident: Incident, canned: str) -> str:
+    return (
+        f"Known issue: Clarion incident #{incident.pk} ({incident.title}). "
+        f"Answer with the canned response below; this ticket is solved when the incident is "
+        f"resolved.\n\n{canned}"
+    )
+
+
+def _link(
+    helpdesk: Helpdesk,
+    *,
+    problem: HelpdeskProblem,
+    ticket: Ticket,
+    via: str,
+    canned: str,
+    reply: bool,
+) -> HelpdeskTicketLink | None:
+    """Link, tag and note `ticket` once; answer it once if `reply`."""
+    incident = problem.incident
+    link = HelpdeskTicketLink.objects.filter(incident=incident, ticket_id=ticket.id).first()
+    if link is None:
+        done = _attempt(
+            incident,
+            ticket.id,
+            "flagged",
+            lambda: helpdesk.link(
+                ticket_id=ticket.id,
+                problem_id=problem.external_id,
+                tags=[KNOWN_ISSUE_TAG, incident_tag(incident)],
+                note=_note(incident, canned),
+            ),
+        )
+        if done is None:
+            return None
+        link, _ = HelpdeskTicketLink.objects.get_or_create(
+            incident=incident,
+            ticket_id=ticket.id,
+            defaults={
+                "subject": ticket.subject[:300],
+                "requester_id": ticket.requester_id,
+                "via": via,
+            },
+        )
+    if reply and link.replied_at is None:
+        answered = _attempt(
+            incident, ticket.id, "replied", lambda: helpdesk.reply(ticket_id=ticket.id, body=canned)
+        )
+        if answered is not None:
+            link.replied_at = timezone.now()
+            link.save(update_fields=["replied_at"])
+    return link
+
+
+def _problem(
+    helpdesk: Helpdesk, incident: Incident, installation: HelpdeskInstallation, canned: str
+) -> HelpdeskProblem | None:
+    problem, _ = HelpdeskProblem.objects.get_or_create(
+        incident=incident, defaults={"provider": installation.provider}
+    )
+    if problem.external_id:
+        return problem
+    subject = f"[Clarion #{incident.pk}] {incident.internal_title or incident.title}"
+    created = _attempt(
+        incident,
+        "",
+        "problem_created",
+        lambda: helpdesk.create_problem(
+            subject=subject[:250],
+            description=canned,
+            tags=[KNOWN_ISSUE_TAG, incident_tag(incident)],
+        ),
+    )
+    if created is None:
+        return None
+    problem.external_id = str(created)
+    problem.save(update_fields=["external_id"])
+    HelpdeskAction.objects.filter(incident=incident, action="problem_created", ticket_id="").update(
+        ticket_id=problem.external_id
+    )
+    return problem
+
+
+# --- use-cases ------------------------------------------------------------------------------
+
+
+def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
+    """Open the incident's known-issue ticket and flag the open tickets about it (once;
+    a second run only does what the first could not)."""
+    installation = helpdesk_installation()
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if installation is None or incident is None or incident.parent_id is not None:
+        return None
+    with _incident_lock(incident.pk):
+        existing = HelpdeskProblem.objects.filter(incident=incident).first()
+        if existing is not None and existing.flagged_at is not None:
+            return existing
+        canned = canned_response_for(incident=incident).text
+        helpdesk = helpdesk_for(installation)
+        try:
+            problem = _problem(helpdesk, incident, installation, canned)
+            if problem is None:
+                return None
+            rules = match_rules_for(incident, installation)
+            if not rules.empty:
+                tickets = helpdesk.open_tickets_since(incident.started_at)
+                for ticket in _recorded_search(incident, tickets):
+                    if ticket.id == problem.external_id or not ticket_matches(ticket, rules):
+                        continue
+                    _link(
+                        helpdesk,
+                        problem=problem,
+                        ticket=ticket,
+                        via="search",
+                        canned=canned,
+                        reply=False,
+                    )
+            problem.flagged_at = timezone.now()
+            problem.save(update_fields=["flagged_at"])
+            return problem
+        finally:
+            helpdesk.close()
+
+
+def _recorded_search(incident: Incident, tickets: Iterator[Ticket]) -> Iterator[Ticket]:
+    """The search's tickets; a failure of the search is recorded (and raised)."""
+    try:
+        yield from tickets
+    except (TransientError, PermanentError) as exc:
+        outcome = ActionOutcome.FAILED if isinstance(exc, TransientError) else ActionOutcome.REFUSED
+        _record(incident, "", "searched", outcome, str(exc))
+        raise
+
+
+def helpdesk_webhook_store(
+    *, ticket_id: str, event_key: str, payload: dict[str, object]
+) -> HelpdeskWebhookDelivery | None:
+    """Store one new-ticket call; None when this event was already stored (a redelivery)."""
+    delivery, created = HelpdeskWebhookDelivery.objects.get_or_create(
+        event_key=event_key[:200], defaults={"ticket_id": ticket_id[:64], "payload": payload}
+    )
+    return delivery if created else None
+
+
+def helpdesk_ticket_received(*, delivery_id: int) -> str:
+    """A new ticket while incidents are open: link it to the first open incident it
+    matches (most severe first) and answer it if the tenant enabled auto-reply."""
+    delivery = HelpdeskWebhookDelivery.objects.filter(pk=delivery_id).first()
+    installation = helpdesk_installation()
+    if delivery is None or installation is None:
+        return "nothing to do"
+    if delivery.processed_at is not None:
+        return delivery.result
+    helpdesk = helpdesk_for(installation)
+    try:
+        ticket = _attempt(
+            None, delivery.ticket_id, "fetched", lambda: helpdesk.ticket(delivery.ticket_id)
+        )
+        result = "ticket not found" if ticket is None else "no open incident matches"
+        problems = (
+            HelpdeskProblem.objects.filter(
+                closed_at__isnull=True, incident__resolved_at__isnull=True
+            )
+            .exclude(external_id="")
+            .select_related("incident")
+            .order_by("incident__severity", "-incident__started_at")
+        )
+        candidates = list(problems) if isinstance(ticket, Ticket) and ticket.is_open else []
+        for problem in candidates:
+            assert isinstance(ticket, Ticket)
+            incident = problem.incident
+            if ticket.id == problem.external_id or not ticket_matches(
+                ticket, match_rules_for(incident, installation)
+            ):
+                continue
+            with _incident_lock(incident.pk):
+                canned = canned_response_for(incident=incident).text
+                link = _link(
+                    helpdesk,
+                    problem=problem,
+                    ticket=ticket,
+                    via="webhook",
+                    canned=canned,
+                    reply=installation.auto_reply,
+                )
+            result = f"linked to incident #{incident.pk}" if link else "link refused"
+            break
+    finally:
+        helpdesk.close()
+    delivery.processed_at = timezone.now()
+    delivery.result = result
+    delivery.save(update_fields=["processed_at", "result"])
+    return result
+
+
+def _replied_after_flag(helpdesk: Helpdesk, link: HelpdeskTicketLink) -> bool:
+    comments = _attempt(
+        link.incident, link.ticket_id, "checked_replies", lambda: helpdesk.comments(link.ticket_id)
+    )
+    if not comments:
+        return False
+    return any(
+        c.public
+        and c.author_id == link.requester_id
+        and c.created_at is not None
+        and c.created_at > link.flagged_at
+        for c in comments
+    )
+
+
+def _resolution_text(incident: Incident) -> str:
+    update = (
+        incident.updates.filter(status="resolved")
+        .exclude(body="")
+        .order_by("-display_at", "-id")
+        .first()
+    )
+    if update is not None:
+        return update.body
+    return canned_response_for(incident=incident).text
+
+
+def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
+    """Close the loop on resolve (see the module docstring)."""
+    installation = helpdesk_installation()
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if installation is None or incident is None or incident.resolved_at is None:
+        return None
+    with _incident_lock(incident.pk):
+        problem = HelpdeskProblem.objects.filter(incident=incident).exclude(external_id="").first()
+        if problem is None or problem.closed_at is not None:
+            return problem
+        helpdesk = helpdesk_for(installation)
+        try:
+            open_links = list(incident.helpdesk_tickets.filter(state=TicketState.LINKED))
+            if installation.auto_close:
+                for link in open_links:
+                    if _replied_after_flag(helpdesk, link):
+                        detached = _attempt(
+                            incident,
+                            link.ticket_id,
+                            "left_open",
+                            lambda link=link: helpdesk.detach(  # type: ignore[misc]
+                                ticket_id=link.ticket_id,
+                                note="The customer wrote after this ticket was flagged as a "
+                                "known issue: Clarion leaves it open for a person.",
+                            ),
+                        )
+                        if detached is not None:
+                            link.state = TicketState.LEFT_OPEN
+                            link.save(update_fields=["state"])
+            text = _resolution_text(incident)
+            done = _attempt(
+                incident,
+                problem.external_id,
+                "resolution_posted",
+                lambda: helpdesk.resolve_problem(
+                    problem_id=problem.external_id, comment=text, solve=installation.auto_close
+                ),
+            )
+            if done is None:
+                return problem
+            if installation.auto_close:
+                for link in incident.helpdesk_tickets.filter(state=TicketState.LINKED):
+                    _solve_one(helpdesk, link, text)
+            problem.closed_at = timezone.now()
+            problem.save(update_fields=["closed_at"])
+            return problem
+        finally:
+            helpdesk.close()
+
+
+def _solve_one(helpdesk: Helpdesk, link: HelpdeskTicketLink, text: str) -> None:
+    """Check a linked ticket; solve it if the problem did not already."""
+    ticket = _attempt(
+        link.incident, link.ticket_id, "verified", lambda: helpdesk.ticket(link.ticket_id)
+    )
+    if ticket is None:
+        return
+    assert isinstance(ticket, Ticket)
+    if ticket.is_open:
+        solved = _attempt(
+            link.incident,
+            link.ticket_id,
+            "auto_closed",
+            lambda: helpdesk.solve(ticket_id=link.ticket_id, comment=text),
+        )
+        if solved is None:
+            return
+    else:
+        _record(
+            link.incident,
+            link.ticket_id,
+            "auto_closed",
+            ActionOutcome.OK,
+            "solved with the problem",
+        )
+    link.state = TicketState.SOLVED
+    link.closed_at = timezone.now()
+    link.save(update_fields=["state", "closed_at"])
+
+
+def helpdesk_due() -> dict[str, list[int]]:
+    """Incidents whose help-desk work is unfinished (a failed task ran out of retries):
+    published but not flagged, resolved but not closed. For the per-tenant sweep."""
+    if helpdesk_installation() is None:
+        return {"flag": [], "close": []}
+    published = Incident.objects.filter(
+        parent__isnull=True,
+        customer_impact_confirmed=True,
+        messages__state__in=("sending", "sent"),
+        false_alarm=False,
+    )
+    flag = (
+        published.filter(
+            Q(helpdesk_problem__isnull=True) | Q(helpdesk_problem__flagged_at__isnull=True)
+        )
+        .filter(resolved_at__isnull=True)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    close = (
+        Incident.objects.filter(resolved_at__isnull=False, helpdesk_problem__closed_at__isnull=True)
+        .exclude(helpdesk_problem__external_id="")
+        .values_list("pk", flat=True)
+    )
+    return {"flag": sorted(flag), "close": sorted(close)}
+
+
+@transaction.atomic
+def helpdesk_installation_save(
+    *, installation: HelpdeskInstallation, secrets: dict[str, str], actor: Actor
+) -> HelpdeskInstallation:
+    """Save the tenant's one help-desk installation; `secrets` (api_token, webhook_secret)
+    replace the stored ones only when given (they are never shown back)."""
+    errors: dict[str, list[str]] = {}
+    if not installation.subdomain.strip():
+        errors["subdomain"] = ["Give the account's subdomain, e.g. acme for acme.zendesk.com."]
+    if not installation.email.strip():
+        errors["email"] = [
+            "Zendesk: the agent whose API token this is. Freshdesk: the requester of the "
+            "tracking tickets."
+        ]
+    for name, value in secrets.items():
+        if value and any(c.isspace() for c in value.strip()):
+            errors[name] = ["A secret has no spaces; paste it again without them."]
+    if errors:
+        raise ValidationFailed("The help desk cannot be saved.", fields=errors)
+    installation.pk = HelpdeskInstallation.singleton_pk
+    if not installation.webhook_token:
+        installation.webhook_token = token_urlsafe(24)
+    for name, value in secrets.items():
+        if value.strip():
+            setattr(installation, name, value.strip())
+    installation.save()
+    audit_record(
+        actor=actor,
+        action="helpdesk.installed",
+        obj=installation,
+        details={"provider": installation.provider},
+    )
+    return installation
