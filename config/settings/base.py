@@ -95,6 +95,9 @@ TENANT_APPS = [
     "apps.statuspage",
     "apps.subscribers",
     "apps.integrations",
+    # Before communications: its `incident.resolved` handler computes the SLA credits that
+    # the resolution message (drafted by communications' handler) shows per recipient.
+    "apps.postmortems",
     "apps.communications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -283,8 +286,12 @@ CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 CLARION_TENANT_PERIODIC_JOBS: list[str] = [
     "apps.integrations.periodic.triage_close_quiet",
     "apps.integrations.periodic.events_sweep",
+    "apps.integrations.tasks_support.helpdesk_sweep",
     "apps.communications.tasks.sweep",
+    "apps.communications.cadence.cadence_tick",
     "apps.subscribers.services.crm.crm_sync_due",
+    "apps.postmortems.periodic.reminders",
+    "apps.postmortems.periodic.extended_outage_credits",
 ]
 # Dotted paths of the monitoring sources accepted at /hooks/<source>/<token>/, one per key
 # (see apps.integrations.inbound.base).
@@ -302,7 +309,27 @@ CLARION_CHANNELS = [
     "apps.communications.channels.sms.SmsChannel",
     "apps.communications.channels.slack.SlackChannel",
     "apps.communications.channels.teams.TeamsChannel",
+    "apps.communications.channels.in_app.InAppChannel",
+    "apps.communications.channels.status_page.StatusPageChannel",
+    "apps.communications.channels.social.SocialChannel",
 ]
+# Broadcast channels (apps/communications/channels/README.md). Social: `log`, `x`, `linkedin`.
+CLARION_SOCIAL_PROVIDERS = env.list("CLARION_SOCIAL_PROVIDERS", default=["log"])
+X_API_URL = env.str("X_API_URL", default="https://api.x.com")
+X_ACCESS_TOKEN = env.str("X_ACCESS_TOKEN", default="")
+LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
+LINKEDIN_ACCESS_TOKEN = env.str("LINKEDIN_ACCESS_TOKEN", default="")
+LINKEDIN_AUTHOR_URN = env.str("LINKEDIN_AUTHOR_URN", default="")
+LINKEDIN_VERSION = env.str("LINKEDIN_VERSION", default="202510")
+# Optional push of in-app banners to a Customer.io API-triggered broadcast.
+CUSTOMERIO_API_URL = env.str("CUSTOMERIO_API_URL", default="https://api.customer.io")
+CUSTOMERIO_APP_API_KEY = env.str("CUSTOMERIO_APP_API_KEY", default="")
+CUSTOMERIO_BROADCAST_ID = env.str("CUSTOMERIO_BROADCAST_ID", default="")
+# Bounce/complaint webhooks (/anymail/<esp>/tracking/ on a tenant host) need basic auth
+# "user:password"; unset, they answer 403.
+ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
+# A subscriber webhook endpoint is disabled after this many failed deliveries in a row.
+CLARION_WEBHOOK_DISABLE_AFTER = env.int("CLARION_WEBHOOK_DISABLE_AFTER", default=5)
 # SMS through Twilio (apps/communications/channels/README.md); unset = SMS deliveries fail
 # with a message naming these.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
@@ -310,4 +337,8 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 
 # Dotted paths of demo seeders, run in order by `manage.py demo` (see apps.core.demo).
-CLARION_DEMO_SEEDERS = ["apps.incidents.demo.seed", "apps.subscribers.demo.seed"]
+CLARION_DEMO_SEEDERS = [
+    "apps.incidents.demo.seed",
+    "apps.subscribers.demo.seed",
+    "apps.postmortems.demo.seed",
+]
