@@ -77,6 +77,15 @@ def celery_worker(django_db_blocker) -> Iterator[object]:  # type: ignore[no-unt
 
 
 @pytest.fixture
+def idle_worker(celery_worker):  # type: ignore[no-untyped-def]
+    """The session worker with an empty broker: the tasks earlier tests' on-commit hooks
+    left queued (help desk, chat, exports) are discarded, so this test's tasks do not wait
+    behind them."""
+    celery_app.control.purge()
+    return celery_worker
+
+
+@pytest.fixture
 def tenant(db: None) -> Tenant:
     return Tenant.objects.get(slug="test")
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.communications.choices import ChannelKey, MessageKind, ReminderKind
@@ -46,6 +46,7 @@ from apps.communications.staff import (
 )
 from apps.core.events import emit
 from apps.core.exceptions import ApplicationError
+from apps.core.tenancy import tenant_xact_lock
 from apps.incidents.choices import OPEN_STATUSES
 from apps.incidents.models import Incident
 from apps.incidents.selectors import (
@@ -325,9 +326,7 @@ def cadence_tick(*, now: datetime | None = None) -> dict[str, Any]:
     cadence = cadence_settings()
     created = 0
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('clarion.cadence'))")
-            locked = bool(cursor.fetchone()[0])
+        locked = tenant_xact_lock("cadence")
         if locked:
             created = incidents_due(now=now, cadence=cadence)
             created += maintenance_due(now=now, cadence=cadence)

@@ -19,6 +19,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from itertools import islice
 from typing import Any
@@ -47,7 +48,7 @@ from apps.communications.context import (
 )
 from apps.communications.models import Delivery, DeliveryAttempt, Message, MessageTemplate
 from apps.communications.rendering import render, template_parse
-from apps.core.tenancy import current_tenant
+from apps.core.tenancy import current_tenant, tenant_xact_lock
 from apps.statuspage import selectors as statuspage
 from apps.subscribers.models import Subscriber
 from apps.subscribers.selectors import audience_ids_iter
@@ -125,20 +126,37 @@ def fanout(message_id: int) -> dict[str, Any]:
 
 
 def queue_pending(message_id: int, *, only_stale: bool = False) -> int:
-    """Queue send batches for the message's pending deliveries."""
-    qs = Delivery.objects.filter(message_id=message_id, status=DeliveryStatus.PENDING)
+    """Queue send batches for the message's pending deliveries (`only_stale`: those queued
+    longer than PENDING_GRACE ago, whose task was lost).
+
+    Stale rows are marked queued in one committed statement *before* their tasks are sent:
+    a batch claims with SKIP LOCKED, so a task racing this process's own update would skip
+    the rows it still locked and leave them pending until the next sweep."""
     if only_stale:
-        qs = qs.filter(queued_at__lt=timezone.now() - PENDING_GRACE)
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "  # noqa: S608
+                "SET queued_at = %s WHERE message_id = %s AND status = %s AND queued_at < %s "
+                "RETURNING id, channel",
+                [now, message_id, DeliveryStatus.PENDING, now - PENDING_GRACE],
+            )
+            found: Iterable[tuple[int, str]] = sorted(cursor.fetchall())
+    else:
+        found = (
+            Delivery.objects.filter(message_id=message_id, status=DeliveryStatus.PENDING)
+            .order_by("id")
+            .values_list("id", "channel")
+            .iterator(chunk_size=5000)
+        )
     by_channel: defaultdict[str, list[int]] = defaultdict(list)
-    for pk, channel in qs.order_by("id").values_list("id", "channel").iterator(chunk_size=5000):
+    for pk, channel in found:
         by_channel[channel].append(pk)
     queued = 0
     for channel, ids in by_channel.items():
         for batch in _chunks(ids, BATCH_SIZE):
             current_app.send_task(SEND_BATCH, (message_id, channel, batch), queue=QUEUE[channel])
             queued += len(batch)
-    if only_stale and queued:
-        qs.update(queued_at=timezone.now())
     return queued + broadcast.queue(message_id, only_stale=only_stale)
 
 
@@ -286,10 +304,11 @@ def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, i
             )
         )
     results: list[SendResult] = []
-    for result in implementation.send(batch):  # a channel may yield each result as it comes
-        results.append(result)
-        if result.outcome == AttemptOutcome.SENT:
-            _record_sent(result)
+    with _commits_not_waiting_for_disk():
+        for result in implementation.send(batch):  # a channel yields each result as it comes
+            results.append(result)
+            if result.outcome == AttemptOutcome.SENT:
+                _record_sent(result)
     by_id = {row.pk: row for row in rows}
     counts: defaultdict[str, int] = defaultdict(int)
     retry: list[int] = []
@@ -333,26 +352,54 @@ def send_batch(message_id: int, channel: str, ids: Sequence[int]) -> dict[str, i
     return dict(counts)
 
 
+# One statement (atomic on its own, one round trip): the attempt and the delivery's status.
+_RECORD_SENT = """
+WITH attempt AS (
+    INSERT INTO {attempts} (delivery_id, outcome, at, provider_id, error, duration_ms)
+    VALUES (%s, %s, %s, %s, '', %s)
+)
+UPDATE {deliveries} SET status = %s, sent_at = %s, error = '' WHERE id = %s
+"""
+
+
 def _record_sent(result: SendResult) -> None:
     """Mark one delivery sent, with its attempt, before the next provider call: a worker
     killed in the middle of a batch leaves `sending` only what it had not handed over, and
-    the sweep re-sends exactly that. The commit does not wait for the disk (a dead worker
-    loses nothing PostgreSQL has; only a crash of PostgreSQL itself could forget the last
-    fraction of a second, and so re-send those few)."""
-    with transaction.atomic():
+    the sweep re-sends exactly that. Its commit does not wait for the disk (see
+    `_commits_not_waiting_for_disk`)."""
+    now = timezone.now()
+    sql = _RECORD_SENT.format(
+        attempts=connection.ops.quote_name(DeliveryAttempt._meta.db_table),
+        deliveries=connection.ops.quote_name(Delivery._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                result.delivery_id,
+                AttemptOutcome.SENT,
+                now,
+                result.provider_id[:200],
+                result.duration_ms,
+                DeliveryStatus.SENT,
+                now,
+                result.delivery_id,
+            ],
+        )
+
+
+@contextmanager
+def _commits_not_waiting_for_disk() -> Iterator[None]:
+    """Per-item records commit without waiting for the WAL flush: a dead worker loses
+    nothing PostgreSQL has; only a crash of PostgreSQL itself could forget the last fraction
+    of a second, and so re-send those few. The connection's setting is restored after."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        now = timezone.now()
-        DeliveryAttempt.objects.create(
-            delivery_id=result.delivery_id,
-            outcome=result.outcome,
-            at=now,
-            provider_id=result.provider_id[:200],
-            duration_ms=result.duration_ms,
-        )
-        Delivery.objects.filter(pk=result.delivery_id).update(
-            status=DeliveryStatus.SENT, sent_at=now, error=""
-        )
+            cursor.execute("RESET synchronous_commit")
 
 
 def _finish_if_done(message_id: int) -> None:
@@ -368,10 +415,8 @@ def _finish_if_done(message_id: int) -> None:
 def sweep() -> dict[str, int]:
     """Re-queue what was lost; one sweep at a time per tenant (advisory lock)."""
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('clarion.sweep'))")
-            if not cursor.fetchone()[0]:
-                return {"skipped": 1}
+        if not tenant_xact_lock("sweep"):
+            return {"skipped": 1}
         now = timezone.now()
         stuck = Delivery.objects.filter(
             status=DeliveryStatus.SENDING, queued_at__lt=now - SENDING_GRACE

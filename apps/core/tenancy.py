@@ -29,3 +29,17 @@ def current_tenant() -> Any:
     """The tenant the default connection is using now (set by the host middleware or a
     tenant-aware task)."""
     return tenant_connection().tenant
+
+
+def tenant_xact_lock(name: str) -> bool:
+    """Take the transaction-scoped PostgreSQL advisory lock `name` of the current tenant, or
+    return False when another transaction holds it (one periodic job at a time per tenant).
+    Advisory locks are database-wide, so the schema is part of the key: tenants never
+    wait for each other."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"clarion.{name}:{current_schema()}"],
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])

@@ -440,7 +440,14 @@ def test_a_worker_killed_mid_fanout_loses_nothing_and_sends_nothing_twice(
     stuck.update(queued_at=timezone.now() - delivery.SENDING_GRACE - timedelta(seconds=1))
     swept = delivery.sweep()
     assert swept["reset_stuck"] == len(stuck_ids) and swept["requeued"] >= len(stuck_ids)
-    _wait(lambda: _finished(message), 120, "the message to be sent", workers)
+    try:
+        _wait(lambda: _finished(message), 120, "the message to be sent", workers)
+    except AssertionError as exc:
+        rows_left = list(rows.exclude(status="sent").values_list("id", "status", "queued_at"))
+        raise AssertionError(
+            f"{exc}; state={message.state} channels={message.channels} swept={swept} "
+            f"statuses={_statuses(message)} unsent={rows_left[:5]} now={timezone.now()}"
+        ) from exc
 
     received = smtp.per_recipient()
     assert [a for a, count in received.items() if count > 1] == []  # nothing twice

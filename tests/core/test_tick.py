@@ -29,7 +29,7 @@ def recorder():
 @pytest.mark.worker
 @pytest.mark.django_db
 def test_tick_reaches_every_tenant_schema_through_a_worker(
-    celery_worker, recorder, tenant, other_tenant
+    idle_worker, recorder, tenant, other_tenant
 ):
     client, key = recorder
     tick.delay()  # from the public schema, as beat sends it

@@ -32,13 +32,13 @@ def test_export_of_an_unknown_tenant_is_refused(tmp_path, db) -> None:
 
 @pytest.mark.worker
 def test_a_change_refreshes_the_export_through_a_worker(
-    celery_worker, world, tmp_path, django_capture_on_commit_callbacks
+    idle_worker, world, tmp_path, django_capture_on_commit_callbacks
 ) -> None:
     index = tmp_path / "test.localhost" / "index.html"
     with override_settings(CLARION_STATUS_EXPORT_DIR=str(tmp_path)):
         with django_capture_on_commit_callbacks(execute=True):
             incident_post_update(incident=world["p1"], body="More news.", actor="t")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while not index.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     # The worker has its own connection, so it sees only committed data; the page exists.

@@ -87,12 +87,13 @@ def queue(message_id: int, *, only_stale: bool = False) -> int:
     if only_stale:
         qs = qs.filter(queued_at__lt=timezone.now() - PENDING_GRACE)
     rows = list(qs.values_list("id", "channel"))
-    for pk, channel in rows:
-        current_app.send_task(SEND_TASK, (message_id, channel, [pk]), queue=QUEUE)
     if only_stale and rows:
+        # Marked before the sends: a claim skips locked rows (see delivery.queue_pending).
         BroadcastDelivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(
             queued_at=timezone.now()
         )
+    for pk, channel in rows:
+        current_app.send_task(SEND_TASK, (message_id, channel, [pk]), queue=QUEUE)
     return len(rows)
 
 

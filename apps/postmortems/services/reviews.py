@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from apps.communications.services import default_channels, message_draft
 from apps.core.audit import Actor, audit_record
 from apps.core.events import emit
 from apps.core.exceptions import Conflict, ValidationFailed
-from apps.core.tenancy import current_tenant
+from apps.core.tenancy import current_tenant, tenant_xact_lock
 from apps.incidents import events as incident_events
 from apps.incidents.choices import IncidentStatus, PostmortemVisibility
 from apps.incidents.models import Incident, IncidentUpdate
@@ -339,10 +339,8 @@ def reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     sent = {"due_soon": 0, "overdue": 0, "action_items": 0}
     tenant = current_tenant().name
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('clarion.pir_reminders'))")
-            if not cursor.fetchone()[0]:
-                return sent
+        if not tenant_xact_lock("pir_reminders"):
+            return sent
         drafts = PostIncidentReview.objects.filter(status=ReviewStatus.DRAFT).select_related(
             "incident", "owner"
         )
