@@ -8,11 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 from django_tenants.utils import tenant_context
 
 from apps.integrations.choices import Source
@@ -153,15 +152,12 @@ def test_a_connection_the_database_dropped_is_replaced_and_nothing_is_lost(
             connection.set_schema_to_public()
             connection.ensure_connection()
             pid = connection.connection.info.backend_pid
-            db = connection.settings_dict
-            with psycopg.connect(
-                host=db["HOST"] or None,
-                port=db["PORT"] or None,
-                user=db["USER"] or None,
-                dbname=db["NAME"],
-                autocommit=True,
-            ) as other:
-                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            other = connections.create_connection("default")
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            finally:
+                other.close()
             django_app = Recorder()
             body = json.dumps(am_payload(am_alert("dropped"))).encode()
             auth = {"authorization": f"Bearer {secret}"}
