@@ -32,7 +32,7 @@ from apps.communications.channels.broadcast import (
 from apps.communications.channels.checks import channel_problems
 from apps.communications.choices import ChannelKey, DeliveryStatus, MessageState
 from apps.communications.context import subscriber_links
-from apps.communications.models import Message
+from apps.communications.models import CadenceSettings, Message, ResponseContact
 from apps.incidents.admin.common import ActionPageAdmin, ObjectAction, utc
 from apps.incidents.forms import ObjectForm
 from apps.subscribers.models import Subscriber
@@ -186,3 +186,24 @@ class MessageAdmin(ActionPageAdmin):
             "not_found": bool(query.strip()) and chosen is None,
             "preview": preview_for(obj, chosen) if chosen is not None else [],
         }
+
+
+@admin.register(CadenceSettings)
+class CadenceSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The one row of who staff reminders reach and when maintenance reminders go out."""
+
+    list_display = ("__str__", "staff_slack_webhook_url", "executive_name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not CadenceSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ResponseContact)
+class ResponseContactAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The people escalations reach, per severity (the policy's internal response)."""
+
+    list_display = ("name", "email", "severities")
+    search_fields = ("name", "email")

@@ -11,7 +11,13 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from apps.communications import delivery
-from apps.communications.models import Delivery, Message, MessageTemplate
+from apps.communications.models import (
+    CadenceSettings,
+    Delivery,
+    Message,
+    MessageTemplate,
+    ResponseContact,
+)
 from apps.communications.services import message_draft
 from apps.core.models import AuditEvent
 from apps.core.roles import APPROVER, RESPONDER
@@ -145,3 +151,34 @@ def test_the_list_shows_messages_with_their_incident(setup) -> None:
 def test_the_api_shows_the_sms_warning_from_the_draft_on(setup, api_client) -> None:
     body = api_client.get(f"/api/v1/messages/{setup['message'].pk}/").json()
     assert body["warnings"]["sms"][0].startswith("The SMS text takes 2 segments (GSM-7)")
+
+
+def test_an_approver_sets_the_staff_channel_and_the_escalation_contacts(tenant_db) -> None:
+    client = member(APPROVER)
+    response = client.post(
+        "/admin/communications/cadencesettings/add/",
+        {
+            "staff_slack_webhook_url": "https://hooks.slack.com/services/T1/B1/x",
+            "staff_emails": "ops@example.com",
+            "executive_name": "Jane Doe, CEO",
+            "maintenance_reminder_hours": "48,2",
+            "maintenance_overrun_lead": "00:20:00",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    settings = CadenceSettings.objects.get()
+    assert settings.maintenance_reminder_hours == [48, 2]
+    assert settings.staff_emails == ["ops@example.com"]
+    # One row only: no second "add", and it cannot be deleted.
+    assert client.get("/admin/communications/cadencesettings/add/").status_code == 403
+    assert (
+        client.post(f"/admin/communications/cadencesettings/{settings.pk}/delete/").status_code
+        == 403
+    )
+    response = client.post(
+        "/admin/communications/responsecontact/add/",
+        {"name": "On-call VP", "email": "vp@example.com", "severities": "P1,P2"},
+    )
+    assert response.status_code == 302, text(response)
+    assert ResponseContact.objects.get().severities == ["P1", "P2"]
+    assert member(RESPONDER).get("/admin/communications/responsecontact/add/").status_code == 403

@@ -135,7 +135,7 @@ def test_everything_else_goes_to_django(wsgi, known_host, alertmanager) -> None:
 
 
 def test_a_connection_the_database_dropped_is_replaced_and_nothing_is_lost(
-    django_db_blocker,
+    django_db_setup, django_db_blocker
 ) -> None:
     """The fast path skips Django's per-request connection health check: a connection the
     server closed meanwhile (a restart, an idle timeout) makes the request go to Django,
