@@ -18,7 +18,6 @@ from apps.integrations.services.inbound import (
     _kick_key,
     inbound_events_dispatch,
     kick_claim,
-    kick_forget,
 )
 from tests.integrations.conftest import am_alert, am_payload
 
@@ -26,7 +25,6 @@ from tests.integrations.conftest import am_alert, am_payload
 @pytest.fixture(autouse=True)
 def _no_pending_kick(tenant_db) -> None:
     kv.client().delete(_kick_key("test"))
-    kick_forget()
 
 
 def store(integration, *fingerprints: str) -> None:

@@ -12,7 +12,6 @@ recovered by the periodic sweep, and processing an event twice is harmless.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,9 +36,6 @@ DISPATCH_EVENTS = "integrations.dispatch_events"
 
 # A kick stays in force this long if its dispatcher never runs (a lost message).
 KICK_TTL_SECONDS = 5
-# See `_kick`: how long a process trusts a pending kick it saw, and how long the dispatcher
-# waits after clearing the kick before it claims.
-KICK_REUSE_SECONDS = 0.25
 DISPATCH_BATCH = 200
 
 
@@ -101,34 +97,15 @@ def _kick_key(schema: str) -> str:
     return kv.key("kick", schema)
 
 
-# schema -> when this process last knew a kick to be pending (monotonic seconds)
-_kick_seen: dict[str, float] = {}
-
-
 def kick_claim() -> bool:
     """True for the first caller since the tenant's dispatcher last ran (or since the kick
     expired): that caller sends the dispatcher, the others need not."""
     return bool(kv.client().set(_kick_key(current_schema()), 1, nx=True, ex=KICK_TTL_SECONDS))
 
 
-def kick_forget() -> None:
-    _kick_seen.clear()
-
-
-def _kick(*, force: bool = False) -> None:
-    """Have the dispatcher run soon for this tenant: send it unless a kick is pending.
-
-    A process that knew a kick to be pending less than KICK_REUSE_SECONDS ago does not ask
-    Redis again (one round trip less per webhook in a storm): the dispatcher waits that long
-    between clearing the kick and claiming, so it claims whatever such a process stored."""
-    schema = current_schema()
-    now = time.monotonic()
-    seen = _kick_seen.get(schema)
-    if not force and seen is not None and now - seen < KICK_REUSE_SECONDS:
-        return
-    claimed = kick_claim()
-    _kick_seen[schema] = now
-    if claimed:
+def _kick() -> None:
+    """Have the dispatcher run soon for this tenant: send it unless a kick is pending."""
+    if kick_claim():
         current_app.send_task(DISPATCH_EVENTS)
 
 
@@ -185,10 +162,8 @@ def inbound_events_dispatch(*, limit: int = DISPATCH_BATCH) -> list[int]:
     """Claim the stored events nobody queued yet (oldest first) and send one
     `integrations.process_event` each once the claim is committed. Returns their ids.
 
-    The pending kick is cleared first, so that an event committed after the claim kicks
-    again, and the claim waits until no process can still be trusting the cleared kick."""
+    The pending kick is cleared first, so an event committed after the claim kicks again."""
     kv.client().delete(_kick_key(current_schema()))
-    time.sleep(KICK_REUSE_SECONDS)
     with transaction.atomic():
         with connection.cursor() as cursor:  # a lost claim is redone by the sweep
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -203,7 +178,7 @@ def inbound_events_dispatch(*, limit: int = DISPATCH_BATCH) -> list[int]:
         InboundEvent.objects.filter(pk__in=ids).update(queued_at=timezone.now())
         transaction.on_commit(lambda: _enqueue(ids))
     if len(ids) == limit:  # more are waiting
-        _kick(force=True)
+        transaction.on_commit(_kick)
     return ids
 
 
