@@ -95,62 +95,37 @@ def _label(incident: Incident) -> str:
     return f"#{incident.pk} {incident.title} ({incident.severity})"
 
 
-def _update_due(incident: Incident, *, cadence: CadenceSettings) -> int:
+def _update(incident: Incident, *, overdue: bool, cadence: CadenceSettings) -> int:
+    """Remind the commander of the next customer update; once it is missed, escalate to the
+    severity's response contacts too. Once per due time; the war room hears it as well."""
     due = incident.next_update_due
     assert due is not None
+    kind = ReminderKind.UPDATE_OVERDUE if overdue else ReminderKind.UPDATE_DUE
     reminder = reminder_claim(
-        key=f"update_due:{incident.pk}:{due.isoformat()}",
-        kind=ReminderKind.UPDATE_DUE,
-        due_at=due,
-        incident=incident,
+        key=f"{kind}:{incident.pk}:{due.isoformat()}", kind=kind, due_at=due, incident=incident
     )
     if reminder is None:
         return 0
 
     def compose(zone: str) -> tuple[str, str]:
+        if overdue:
+            return (
+                f"[Overdue] Customer update missed: {_label(incident)}",
+                f"The customer update on {_label(incident)} was due at {local(due, zone)} and "
+                "has not been posted. Customers were promised it: post an update now, or ask "
+                f"the commander to. {_admin_url(incident)}",
+            )
         return (
             f"[Reminder] Customer update due at {local(due, zone)}: {_label(incident)}",
             f"The next customer update on {_label(incident)} is due at {local(due, zone)}. "
             f"Post it (or promise a later time) here: {_admin_url(incident)}",
         )
 
-    staff_alert(
-        reminder,
-        compose=compose,
-        emails=_commander(incident),
-        slack_url=cadence.staff_slack_webhook_url,
+    emails = _commander(incident) + (_contacts(incident) if overdue else [])
+    staff_alert(reminder, compose=compose, emails=emails, slack_url=cadence.staff_slack_webhook_url)
+    emit(
+        UPDATE_OVERDUE if overdue else UPDATE_REMINDER, incident_id=incident.pk, due=due.isoformat()
     )
-    emit(UPDATE_REMINDER, incident_id=incident.pk, due=due.isoformat())
-    return 1
-
-
-def _update_overdue(incident: Incident, *, cadence: CadenceSettings) -> int:
-    due = incident.next_update_due
-    assert due is not None
-    reminder = reminder_claim(
-        key=f"update_overdue:{incident.pk}:{due.isoformat()}",
-        kind=ReminderKind.UPDATE_OVERDUE,
-        due_at=due,
-        incident=incident,
-    )
-    if reminder is None:
-        return 0
-
-    def compose(zone: str) -> tuple[str, str]:
-        return (
-            f"[Overdue] Customer update missed: {_label(incident)}",
-            f"The customer update on {_label(incident)} was due at {local(due, zone)} and "
-            "has not been posted. Customers were promised it: post an update now, or ask "
-            f"the commander to. {_admin_url(incident)}",
-        )
-
-    staff_alert(
-        reminder,
-        compose=compose,
-        emails=[*_commander(incident), *_contacts(incident)],
-        slack_url=cadence.staff_slack_webhook_url,
-    )
-    emit(UPDATE_OVERDUE, incident_id=incident.pk, due=due.isoformat())
     return 1
 
 
@@ -280,13 +255,15 @@ def incidents_due(*, now: datetime, cadence: CadenceSettings) -> int:
         .select_related("commander")
     ):
         created += guarded(
-            partial(_update_due, incident, cadence=cadence), what=f"incident {incident.pk}"
+            partial(_update, incident, overdue=False, cadence=cadence),
+            what=f"incident {incident.pk}",
         )
     for incident in (
         incidents_update_overdue(now=now).filter(parent__isnull=True).select_related("commander")
     ):
         created += guarded(
-            partial(_update_overdue, incident, cadence=cadence), what=f"incident {incident.pk}"
+            partial(_update, incident, overdue=True, cadence=cadence),
+            what=f"incident {incident.pk}",
         )
     assessing = Incident.objects.filter(status__in=OPEN_STATUSES, assessed_at__isnull=True)
     soon = assessing.filter(
