@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_http import JsonHandler, serve
 
 AGENT_ID = 9
 
@@ -69,26 +70,15 @@ class FakeFreshdesk:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeFreshdesk
 
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    content_type = "application/json"
 
     def _handle(self, method: str) -> None:
         fake = self.fake
         parts = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = self._body()
         body = json.loads(raw) if raw else None
         fake.calls.append((method, parts.path, body))
         if fake.down:
@@ -148,8 +138,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 def start_fake_freshdesk() -> tuple[FakeFreshdesk, ThreadingHTTPServer]:
     fake = FakeFreshdesk()
-    handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = serve(_Handler, fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return fake, server

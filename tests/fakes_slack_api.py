@@ -6,11 +6,12 @@ It checks the bot token (`Authorization: Bearer xoxb-...`), records every call a
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fake_http import JsonHandler, serve
 
 
 @dataclass
@@ -29,26 +30,13 @@ class FakeSlackApi:
         ]
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeSlackApi
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
         fake = self.fake
         method = self.path.strip("/").split("/")[-1]
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        raw = self._body().decode()
         if self.headers.get("Content-Type", "").startswith("application/json"):
             args = json.loads(raw or "{}")
         else:
@@ -84,8 +72,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 def start_fake_slack_api() -> tuple[FakeSlackApi, ThreadingHTTPServer]:
     fake = FakeSlackApi()
-    handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = serve(_Handler, fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return fake, server

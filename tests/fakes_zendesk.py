@@ -21,9 +21,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fake_http import JsonHandler, serve
 
 AGENT_ID = 1
 
@@ -123,26 +125,13 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     fake: FakeZendesk
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def _handle(self, method: str) -> None:
         fake = self.fake
         parts = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        raw = self._body()
         body = json.loads(raw) if raw else None
         auth = self.headers.get("Authorization", "")
         fake.calls.append(Call(method, parts.path, parse_qs(parts.query), body, auth))
@@ -244,10 +233,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def start_fake_zendesk(port: int = 0) -> tuple[FakeZendesk, ThreadingHTTPServer]:
     fake = FakeZendesk()
-    handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = serve(_Handler, fake, port)
     fake.netloc = f"127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return fake, server
 
 
