@@ -98,8 +98,9 @@ class InboundEvent(models.Model):
     received_at = models.DateTimeField(db_index=True)
     headers = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # Indexed (partially, see below) only while waiting to be processed.
     status = models.CharField(
-        max_length=20, choices=EventStatus.choices, default=EventStatus.RECEIVED, db_index=True
+        max_length=20, choices=EventStatus.choices, default=EventStatus.RECEIVED
     )
     reason = models.TextField(blank=True, help_text="Why it was ignored, unrouted or failed.")
     queued_at = models.DateTimeField(
@@ -137,8 +138,16 @@ class InboundEvent(models.Model):
                 fields=("integration", "event_key"), name="inboundevent_once_per_key"
             )
         ]
-        # Partial indexes: a hook's INSERT (no incident, no maintenance yet) skips them.
         indexes = [
+            # The dispatcher's and the sweep's: events waiting to be processed, oldest
+            # first. Nothing else filters on the status often enough to index it whole
+            # (each index costs every hook's INSERT).
+            models.Index(
+                fields=("queued_at", "id"),
+                condition=models.Q(status=EventStatus.RECEIVED),
+                name="inboundevent_unprocessed",
+            ),
+            # Partial: a hook's INSERT (no incident, no maintenance yet) skips them.
             models.Index(
                 fields=("incident", "received_at"),
                 condition=models.Q(incident__isnull=False),

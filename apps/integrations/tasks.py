@@ -11,6 +11,7 @@ from apps.core.exceptions import TransientError
 from apps.integrations.services.inbound import (
     DISPATCH_EVENTS,
     PROCESS_EVENT,
+    PROCESS_EVENTS,
     inbound_events_dispatch,
 )
 from apps.integrations.services.processing import inbound_event_fail, inbound_event_process
@@ -19,9 +20,31 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name=DISPATCH_EVENTS, acks_late=True)
-def dispatch_events() -> int:
-    """Send one `integrations.process_event` per stored event nobody queued yet."""
-    return len(inbound_events_dispatch())
+def dispatch_events(last_round: bool = False) -> int:
+    """Send the stored events nobody queued yet to `integrations.process_events`."""
+    return len(inbound_events_dispatch(last_round=last_round))
+
+
+@shared_task(name=PROCESS_EVENTS, acks_late=True)
+def process_events(event_ids: list[int]) -> int:
+    """Process a batch of stored events, each on its own (`inbound_event_process`): one
+    that meets a transient database error is retried alone (`integrations.process_event`
+    on the retry queue), one that fails otherwise is marked failed; the rest go on.
+    Returns how many were processed here."""
+    done = 0
+    for event_id in event_ids:
+        try:
+            inbound_event_process(event_id=event_id)
+        except OperationalError as exc:  # a deadlock victim or a lost connection
+            logger.warning("inbound event %s: %s; retrying it alone", event_id, exc)
+            process_event.apply_async(args=[event_id], queue="retry", countdown=2)
+            continue
+        except Exception as exc:
+            logger.exception("inbound event %s failed", event_id)
+            inbound_event_fail(event_id=event_id, reason=f"{type(exc).__name__}: {exc}")
+            continue
+        done += 1
+    return done
 
 
 @shared_task(

@@ -158,6 +158,12 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's own queries bind parameters on the client and are never prepared; the few hot
+# statements that ask for it (the monitoring hooks' insert) are, unless this is off (a
+# PgBouncer older than 1.21 in transaction mode cannot keep prepared statements).
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _url("REDIS_URL", {"redis", "rediss", "unix"}, "redis://127.0.0.1:6379/0")

@@ -82,6 +82,49 @@ def test_the_database_refuses_a_second_event_with_the_same_key(alertmanager) -> 
         )
 
 
+def test_the_prepared_insert_stores_in_the_schema_of_each_tenant(
+    other_tenant, make_integration
+) -> None:
+    """The hooks' insert is prepared once per connection; the same statement, run for
+    another tenant on the same connection, must land in that tenant's table."""
+    from django.db import connection
+
+    from apps.integrations.models import Integration
+
+    test_tenant = connection.tenant
+    integration, _ = make_integration(Source.ALERTMANAGER)
+    payload = inbound_sources[Source.ALERTMANAGER].split(am_payload(am_alert("mine")), {})
+    inbound_events_store(integration=integration, envelopes=payload, headers={})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement ~ 'INSERT'")
+        assert cursor.fetchone()[0] >= 1  # prepared, not bound on the client
+    connection.set_tenant(other_tenant)
+    theirs, _ = make_integration(Source.ALERTMANAGER)
+    payload = inbound_sources[Source.ALERTMANAGER].split(am_payload(am_alert("theirs")), {})
+    inbound_events_store(integration=theirs, envelopes=payload, headers={})
+    assert [e.payload["alerts"][0]["fingerprint"] for e in InboundEvent.objects.all()] == ["theirs"]
+    connection.set_tenant(test_tenant)
+    assert Integration.objects.get() == integration
+    assert [e.payload["alerts"][0]["fingerprint"] for e in InboundEvent.objects.all()] == ["mine"]
+
+
+def test_without_prepared_statements_the_insert_works_alike(alertmanager) -> None:
+    """DATABASE_PREPARED_STATEMENTS=false (behind an old PgBouncer)."""
+    from django.db import connection
+
+    integration, _ = alertmanager
+    raw = connection.connection
+    saved, raw.prepare_threshold = raw.prepare_threshold, None
+    try:
+        envelopes = inbound_sources[Source.ALERTMANAGER].split(am_payload(am_alert("f1")), {})
+        first = inbound_events_store(integration=integration, envelopes=envelopes, headers={})
+        again = inbound_events_store(integration=integration, envelopes=envelopes, headers={})
+    finally:
+        raw.prepare_threshold = saved
+    assert len(first.queued) == 1 and again.duplicates == 1
+    assert InboundEvent.objects.get().status == EventStatus.RECEIVED
+
+
 def test_an_unknown_token_gets_401_and_nothing_is_stored(hooks, alertmanager) -> None:
     integration, secret = alertmanager
     response = hooks.post(
