@@ -18,6 +18,17 @@ from apps.statuspage.fastpath import StatusPageFastPath  # noqa: E402
 
 application = HooksFastPath(StatusPageFastPath(django_application))
 
+
+def _load_lazily_loaded_modules() -> None:
+    """Import every view (through the URL confs) now rather than at a first request."""
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    for urlconf in {settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF}:
+        get_resolver(urlconf).url_patterns  # noqa: B018
+
+
+_load_lazily_loaded_modules()
 # What is loaded by now (Django, the apps, their modules: ~150,000 objects) lives as long as
 # the process. Frozen, the collector's full passes skip it; otherwise each of them stalls
 # every thread of a busy process for ~100 ms, the slowest of its requests.
