@@ -4,6 +4,7 @@ looks again until a round finds nothing; the sweep recovers lost messages."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -35,8 +36,8 @@ from apps.integrations.services.inbound import (
     inbound_events_dispatch,
     kick_claim,
 )
-from config.celery import app as celery_app
 from tests.integrations.conftest import am_alert, am_payload
+from tests.processes import RedisServer, private_broker
 
 
 @pytest.fixture(autouse=True)
@@ -45,21 +46,29 @@ def _no_pending_kick(tenant_db) -> None:
     inbound._kick_seen.clear()
 
 
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of this module's own as the broker: what these tests send stays queued
+    there, out of reach of the session's worker (which would run it meanwhile)."""
+    with private_broker(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
 @pytest.fixture
-def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """(task name, message headers) of every task this test sends to the broker; the
-    messages are purged afterwards."""
+def published(broker: RedisServer) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """(task name, message headers) of every task this test's thread sends."""
     sent: list[tuple[str, dict[str, Any]]] = []
+    thread = threading.get_ident()
 
     def record(sender: str, headers: dict[str, Any], body: Any, **_: Any) -> None:
-        sent.append((sender, {**headers, "args": body[0], "kwargs": body[1]}))
+        if threading.get_ident() == thread:  # not what the session's worker thread sends
+            sent.append((sender, {**headers, "args": body[0], "kwargs": body[1]}))
 
     before_task_publish.connect(record, weak=False)
     try:
         yield sent
     finally:
         before_task_publish.disconnect(record)
-        celery_app.control.purge()
 
 
 def store(integration, *fingerprints: str) -> None:
