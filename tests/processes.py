@@ -2,7 +2,8 @@
 processes on the test database, and the in-process Celery app pointed at that Redis.
 
 Tests using them cannot run inside the usual rolled-back transaction (a worker process
-sees only committed rows): see `committed_db` and `own_tenant`.
+sees only committed rows): their module overrides the `db` fixture with the test database
+unblocked, and writes to a tenant of its own (`own_tenant`).
 """
 
 from __future__ import annotations

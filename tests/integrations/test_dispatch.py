@@ -36,6 +36,7 @@ from apps.integrations.services.inbound import (
     inbound_events_dispatch,
     kick_claim,
 )
+from apps.integrations.tasks import process_events
 from tests.integrations.conftest import am_alert, am_payload
 from tests.processes import RedisServer, private_broker
 
@@ -205,8 +206,6 @@ def test_the_sweep_runs_in_the_per_tenant_tick(alertmanager) -> None:
 def test_a_batch_processes_each_event_and_one_failing_does_not_stop_the_others(
     alertmanager, catalog
 ) -> None:
-    from apps.integrations.tasks import process_events
-
     integration, _ = alertmanager
     store(integration, "f1", "f2")
     other, _ = integration_create(source=Source.GRAFANA, actor="pytest")

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
 from apps.integrations.choices import EventStatus, Source
 from apps.integrations.inbound.base import inbound_sources
-from apps.integrations.models import InboundEvent
+from apps.integrations.models import InboundEvent, Integration
 from apps.integrations.services import inbound_events_store, integration_update
 from tests.conftest import OTHER_HOST, TEST_HOST
 from tests.integrations.conftest import Hooks, am_alert, am_payload, load_fixture
@@ -87,10 +87,6 @@ def test_the_prepared_insert_stores_in_the_schema_of_each_tenant(
 ) -> None:
     """The hooks' insert is prepared once per connection; the same statement, run for
     another tenant on the same connection, must land in that tenant's table."""
-    from django.db import connection
-
-    from apps.integrations.models import Integration
-
     test_tenant = connection.tenant
     integration, _ = make_integration(Source.ALERTMANAGER)
     payload = inbound_sources[Source.ALERTMANAGER].split(am_payload(am_alert("mine")), {})
@@ -110,8 +106,6 @@ def test_the_prepared_insert_stores_in_the_schema_of_each_tenant(
 
 def test_without_prepared_statements_the_insert_works_alike(alertmanager) -> None:
     """DATABASE_PREPARED_STATEMENTS=false (behind an old PgBouncer)."""
-    from django.db import connection
-
     integration, _ = alertmanager
     raw = connection.connection
     saved, raw.prepare_threshold = raw.prepare_threshold, None

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from apps.incidents.models import Incident, Service
@@ -75,8 +74,8 @@ def test_bursts_and_pauses_around_the_dispatchers_rounds_leave_no_event_behind(
 ) -> None:
     """Bursts of webhooks (with redeliveries) separated by pauses shorter than, about as
     long as and longer than the kick memory and the dispatcher's follow-up: whenever a
-    hook skips the kick, a dispatcher round must still claim its event. Everything is
-    processed by the workers well before the sweep (1 min) would step in."""
+    hook skips the kick, a dispatcher round must still claim its event. No beat runs here:
+    an event left to the sweep would never be processed."""
     workers.shared("ingest")
     integration, secret = integration_create(source=Source.ALERTMANAGER, actor="pytest")
     client = Client(HTTP_HOST=f"{own_tenant.slug}.{settings.CLARION_BASE_DOMAIN}")
@@ -84,7 +83,6 @@ def test_bursts_and_pauses_around_the_dispatchers_rounds_leave_no_event_behind(
     pauses = [0.0, KICK_MEMORY_SECONDS / 2, KICK_MEMORY_SECONDS, FOLLOW_UP_SECONDS, 0.5, 1.0]
     sent: list[bytes] = []
     answers: Counter[str] = Counter()
-    started = time.monotonic()
     for burst in range(16):
         for n in range(rng.randint(1, 12)):
             if sent and rng.random() < 0.2:
@@ -108,7 +106,6 @@ def test_bursts_and_pauses_around_the_dispatchers_rounds_leave_no_event_behind(
         return not InboundEvent.objects.filter(status=EventStatus.RECEIVED).exists()
 
     wait_for(all_processed, 30, "every stored event to be processed", workers)
-    took = time.monotonic() - started
     events = InboundEvent.objects.all()
     assert len(events) == len(sent) == answers["accepted"]
     assert answers["duplicate"] > 0
@@ -119,5 +116,3 @@ def test_bursts_and_pauses_around_the_dispatchers_rounds_leave_no_event_behind(
     assert Counter(e.incident_id for e in events).keys() == set(
         Incident.objects.values_list("pk", flat=True)
     )
-    assert took < 60, "processed by the dispatcher's rounds, not by the sweep"
-    connection.set_schema_to_public()
