@@ -13,6 +13,7 @@ class MessageKind(models.TextChoices):
     MAINTENANCE_COMPLETED = "maintenance_completed", "Maintenance completed"
     MAINTENANCE_OVERRUN = "maintenance_overrun", "Maintenance overrun"
     MAINTENANCE_RESCHEDULED = "maintenance_rescheduled", "Maintenance rescheduled"
+    MAINTENANCE_CANCELLED = "maintenance_cancelled", "Maintenance cancelled"
     FALSE_ALARM = "false_alarm", "False alarm"
     EXTENDED_OUTAGE = "extended_outage", "Extended outage"
     POSTMORTEM_PUBLISHED = "postmortem_published", "Post-mortem published"

@@ -144,6 +144,18 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{{ window_end|local:time_zone }}.\n\nDetails: {{ details_url }}" + _SIGN,
         "{{ company }}: maintenance moved to {{ window_start|local:time_zone }}.",
     ),
+    K.MAINTENANCE_CANCELLED: (
+        "[Cancelled] {{ maintenance.title }}",
+        "Hello{% if recipient_name %} {{ recipient_name }}{% endif %},\n\n"
+        "The maintenance on {{ services|join:', ' }}"
+        "{% if regions %} in {{ regions|join:', ' }}{% endif %} planned for "
+        "{{ window_start|local:time_zone }} to {{ window_end|local:time_zone }} is cancelled: "
+        "nothing changes for you at that time.\n\n"
+        "{% if reason %}{{ reason }}\n\n{% endif %}"
+        "If it is planned again, we will tell you beforehand." + _SIGN,
+        "{{ company }}: the maintenance planned for {{ window_start|local:time_zone }} is "
+        "cancelled. Nothing changes for you.",
+    ),
 }
 
 # channel -> part -> which default text serves it

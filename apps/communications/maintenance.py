@@ -3,7 +3,10 @@
 From the incidents domain's events: a notice when it is scheduled, `maintenance_started`,
 `maintenance_completed`, `maintenance_rescheduled` when it moves, and when its end moves
 later: `maintenance_overrun` with the revised end while it runs, `maintenance_rescheduled`
-before it starts.
+before it starts. A cancelled window gets `maintenance_cancelled`, sent only to the people
+an earlier message about it reached, on the channels they heard it on (nobody told, nothing
+sent) and never on the status page or the in-app banner, which stop showing the window by
+themselves; whatever about the window had not gone out yet is cancelled with it.
 
 From the cadence tick (`maintenance_due`): reminders before the start (72 h, 24 h and 1 h
 by default; `CadenceSettings.maintenance_reminder_hours`), and 30 minutes before the
@@ -23,11 +26,16 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from apps.communications.choices import MessageKind, ReminderKind
+from apps.communications.choices import ChannelKey, MessageKind, MessageState, ReminderKind
 from apps.communications.context import status_page_url
 from apps.communications.models import CadenceSettings, Message
 from apps.communications.rendering import local
-from apps.communications.services import message_draft, message_publish
+from apps.communications.services import (
+    default_channels,
+    message_cancel,
+    message_draft,
+    message_publish,
+)
 from apps.communications.staff import ACTOR, Recipient, guarded, reminder_claim, staff_alert
 from apps.core.events import DomainEvent, subscribe
 from apps.core.exceptions import ApplicationError
@@ -43,15 +51,23 @@ MIN_OVERRUN_EXTENSION = timedelta(minutes=30)
 ROUND_TO = timedelta(minutes=15)
 # Messages that already told subscribers the window's time: no reminder is due right after.
 ANNOUNCING = (MessageKind.MAINTENANCE_NOTICE, MessageKind.MAINTENANCE_RESCHEDULED)
+# Surfaces that show the window itself (and drop it once cancelled): no cancellation there.
+SHOWS_THE_WINDOW = (ChannelKey.STATUS_PAGE, ChannelKey.IN_APP)
 
 
 def maintenance_message_send(
-    *, window: MaintenanceWindow, kind: str, extra: dict[str, Any] | None = None
+    *,
+    window: MaintenanceWindow,
+    kind: str,
+    extra: dict[str, Any] | None = None,
+    channels: list[str] | None = None,
 ) -> Message | None:
     """Draft the message and publish it unless it waits for an approver; a problem (a
     broken template, say) leaves the draft for a person and is logged."""
     try:
-        message = message_draft(kind=kind, maintenance=window, extra=extra, actor=ACTOR)
+        message = message_draft(
+            kind=kind, maintenance=window, channels=channels, extra=extra, actor=ACTOR
+        )
         if not message.requires_approval:
             message = message_publish(message=message, actor=ACTOR)
     except ApplicationError as exc:
@@ -86,6 +102,32 @@ def message_for_maintenance(event: DomainEvent) -> None:
     else:
         return
     maintenance_message_send(window=window, kind=kind, extra=extra)
+
+
+def cancellation_for_maintenance(event: DomainEvent) -> None:
+    window_id = event.data.get("window_id")
+    window = MaintenanceWindow.objects.filter(pk=window_id).first() if window_id else None
+    if window is None or window.status != MaintenanceStatus.CANCELLED:
+        return
+    messages = window.messages.all()
+    if messages.filter(kind=MessageKind.MAINTENANCE_CANCELLED).exists():
+        return  # told already (the handler may run twice)
+    for waiting in messages.filter(state__in=(MessageState.DRAFT, MessageState.APPROVED)):
+        message_cancel(message=waiting, actor=ACTOR)
+    heard: set[str] = set()
+    for channels in messages.filter(
+        state__in=(MessageState.SENDING, MessageState.SENT)
+    ).values_list("channels", flat=True):
+        heard.update(channels)
+    chosen = [c for c in default_channels(None) if c in heard and c not in SHOWS_THE_WINDOW]
+    if not chosen:
+        return  # nobody heard of the window: nothing to call off
+    maintenance_message_send(
+        window=window,
+        kind=MessageKind.MAINTENANCE_CANCELLED,
+        channels=chosen,
+        extra={"reason": event.data.get("reason", "")},
+    )
 
 
 # --- the tick -----------------------------------------------------------------------------
@@ -221,3 +263,4 @@ def connect() -> None:
         events.MAINTENANCE_EXTENDED,
     ):
         subscribe(name, message_for_maintenance)
+    subscribe(events.MAINTENANCE_CANCELLED, cancellation_for_maintenance)

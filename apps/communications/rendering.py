@@ -109,6 +109,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
         MessageKind.MAINTENANCE_COMPLETED: _MAINTENANCE,
         MessageKind.MAINTENANCE_OVERRUN: _MAINTENANCE | {"revised_end"},
         MessageKind.MAINTENANCE_RESCHEDULED: _MAINTENANCE | {"previous_start"},
+        MessageKind.MAINTENANCE_CANCELLED: _MAINTENANCE | {"reason"},
     }.items()
 }
 

@@ -16,4 +16,4 @@ MAINTENANCE_EXTENDED = "maintenance.extended"  # old_end
 MAINTENANCE_RESCHEDULED = "maintenance.rescheduled"  # previous_start, previous_end
 MAINTENANCE_UPDATED = "maintenance.updated"  # update_id
 MAINTENANCE_COMPLETED = "maintenance.completed"
-MAINTENANCE_CANCELLED = "maintenance.cancelled"
+MAINTENANCE_CANCELLED = "maintenance.cancelled"  # reason (public)

@@ -471,7 +471,13 @@ class MaintenanceCompleteForm(ObjectForm):
 class MaintenanceCancelForm(ObjectForm):
     intro = "Only a window that has not started can be cancelled."
 
-    reason = _text("Message", help_text="Public; empty = 'This maintenance has been cancelled.'")
+    reason = _text(
+        "Message",
+        help_text=(
+            "Public: subscribers who were told of the window read it in the cancellation; "
+            "empty = 'This maintenance has been cancelled.'"
+        ),
+    )
 
 
 # --- policy -------------------------------------------------------------------------------

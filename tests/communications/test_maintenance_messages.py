@@ -1,6 +1,6 @@
 """What subscribers and staff hear about a maintenance window: the notice, reminders before
-the start, started, completed, rescheduled, and the overrun 30 minutes before the planned
-end of a window still in progress."""
+the start, started, completed, rescheduled, cancelled, and the overrun 30 minutes before the
+planned end of a window still in progress."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -10,10 +10,14 @@ from django.utils import timezone
 
 from apps.communications import delivery
 from apps.communications.cadence import cadence_tick
+from apps.communications.maintenance import cancellation_for_maintenance
 from apps.communications.models import CadenceSettings, Delivery, Message, StaffAlert
+from apps.communications.services import message_draft
+from apps.core.events import DomainEvent
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.incidents.models import Region
 from apps.incidents.services import (
+    maintenance_cancel,
     maintenance_complete,
     maintenance_reschedule,
     maintenance_schedule,
@@ -164,6 +168,64 @@ def test_started_completed_and_rescheduled_are_announced(
         f"planned for {start.astimezone(paris):%Y-%m-%d %H:%M} CET moves to "
         f"{later.astimezone(paris):%Y-%m-%d %H:%M} CET" in text
     )
+
+
+def test_a_cancelled_window_is_called_off_for_those_who_were_told(
+    audience, smtp, django_capture_on_commit_callbacks
+) -> None:
+    start = (timezone.now() + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        window = schedule(start)
+    notice = Message.objects.get(maintenance=window)
+    send_all(notice, smtp)
+    late = SubscriberFactory(email="late@example.com", customer=audience["ada"].customer)
+    smtp.accepted.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_cancel(window=window, reason="We found a way to upgrade live.", actor=ACTOR)
+    assert kinds(window) == ["maintenance_notice", "maintenance_cancelled"]
+    cancelled = Message.objects.get(kind="maintenance_cancelled")
+    assert cancelled.state == "sending"
+    # The page and the banner drop the window by themselves; the rest hear it where told.
+    assert "status_page" not in cancelled.channels and "in_app" not in cancelled.channels
+    assert set(cancelled.channels) == set(notice.channels) - {"status_page", "in_app"}
+    assert cancelled.rendered["email"]["subject"] == "[Cancelled] Database upgrade"
+    send_all(cancelled, smtp)
+    # Ada heard of the window; the US customer never did, nor did someone who subscribed
+    # after the notice: telling them it is off would only confuse them.
+    assert [m["To"] for m in smtp.accepted] == ["ada@example.com"]
+    assert not Delivery.objects.filter(message=cancelled, subscriber=late).exists()
+    text = text_of(smtp.accepted[0])
+    paris = ZoneInfo("Europe/Paris")
+    begin, end = start.astimezone(paris), (start + timedelta(hours=2)).astimezone(paris)
+    assert (
+        f"The maintenance on Payments in Europe planned for {begin:%Y-%m-%d %H:%M} CET to "
+        f"{end:%Y-%m-%d %H:%M} CET is cancelled" in text
+    )
+    assert "We found a way to upgrade live." in text
+    # The handler may run twice: one cancellation.
+    event = DomainEvent(name="maintenance.cancelled", schema="", data={"window_id": window.pk})
+    cancellation_for_maintenance(event)
+    assert kinds(window) == ["maintenance_notice", "maintenance_cancelled"]
+
+
+def test_cancelling_a_window_nobody_heard_of_sends_nothing_and_stops_what_waits(
+    audience, django_capture_on_commit_callbacks
+) -> None:
+    start = timezone.now() + timedelta(days=4)
+    window = schedule(start)  # without on-commit callbacks: no notice went out
+    waiting = message_draft(
+        kind="maintenance_reminder",
+        maintenance=window,
+        extra={"starts_in": "1 hour"},
+        requires_approval=True,
+        actor=ACTOR,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_cancel(window=window, actor=ACTOR)
+    waiting.refresh_from_db()
+    assert waiting.state == "cancelled"
+    assert kinds(window) == ["maintenance_reminder"]  # no cancellation: nobody was told
+    assert not Delivery.objects.filter(message__maintenance=window).exists()
 
 
 def test_reminders_follow_a_rescheduled_start(audience, django_capture_on_commit_callbacks):

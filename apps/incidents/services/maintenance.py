@@ -219,7 +219,7 @@ def maintenance_cancel(
     audit_record(
         actor=actor, action="maintenance.cancelled", obj=window, details={"reason": reason}
     )
-    emit(events.MAINTENANCE_CANCELLED, window_id=window.pk)
+    emit(events.MAINTENANCE_CANCELLED, window_id=window.pk, reason=reason.strip())
     return window
 
 
