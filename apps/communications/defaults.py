@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from apps.communications.choices import MessageKind as K
 
+# " in Europe, Asia" when the incident or window is regional. Short texts are read out of
+# context (a social post reaches every customer, not only the affected), so they say where.
+_IN_REGIONS = "{% if regions %} in {{ regions|join:', ' }}{% endif %}"
 _SIGN = (
     "\n\n{{ company }}\nStatus page: {{ status_page_url }}\n"
     "Manage your notifications: {{ manage_url }}"
@@ -30,7 +33,7 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "What we are doing: {{ update }}\n\n"
         "{% if next_update_at %}Next update by {{ next_update_at|local:time_zone }}."
         "{% else %}We will update you as soon as we know more.{% endif %}" + _SIGN,
-        "{{ company }}: {{ incident.title }} ({{ status }}). "
+        "{{ company }}: {{ incident.title }}" + _IN_REGIONS + " ({{ status }}). "
         "{% if next_update_at %}Next update by {{ next_update_at|local:time_zone }}. {% endif %}"
         "{{ status_page_url }}",
     ),
@@ -45,8 +48,8 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{% if what_you_can_do %}What you can do: {{ what_you_can_do }}\n{% endif %}"
         "{% if next_update_at %}\nNext update by {{ next_update_at|local:time_zone }}.{% endif %}"
         + _SIGN,
-        "{{ company }} update: {{ incident.title }} ({{ status }}). {{ update|truncatechars:80 }} "
-        "{{ status_page_url }}",
+        "{{ company }} update: {{ incident.title }}" + _IN_REGIONS + " ({{ status }}). "
+        "{{ update|truncatechars:80 }} {{ status_page_url }}",
     ),
     K.EXTENDED_OUTAGE: (
         "[Ongoing] {{ incident.title }}: what we know and what we don't",
@@ -69,7 +72,7 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{% if prevention %}What we are doing to prevent it: {{ prevention }}\n\n{% endif %}"
         "{% if sla_credit %}Your SLA credit of {{ sla_credit }} will be applied within 5 "
         "business days.\n\n{% endif %}We are sorry for the disruption." + _SIGN,
-        "{{ company }}: resolved: {{ incident.title }}. {{ status_page_url }}",
+        "{{ company }}: resolved: {{ incident.title }}" + _IN_REGIONS + ". {{ status_page_url }}",
     ),
     K.FALSE_ALARM: (
         "[False alarm] {{ incident.title }}",
@@ -102,8 +105,9 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{% if what_to_do %}What to do: {{ what_to_do }}\n{% endif %}"
         "{% if contact_by %}Questions? Contact us before {{ contact_by|local:time_zone }}.\n"
         "{% endif %}\nDetails: {{ details_url }}" + _SIGN,
-        "{{ company }}: maintenance {{ window_start|local:time_zone }} to "
-        "{{ window_end|local:time_zone }} ({{ expected_impact }}). {{ details_url }}",
+        "{{ company }}: maintenance on {{ services|join:', ' }}" + _IN_REGIONS + " "
+        "{{ window_start|local:time_zone }} to {{ window_end|local:time_zone }} "
+        "({{ expected_impact }}). {{ details_url }}",
     ),
     K.MAINTENANCE_REMINDER: (
         "[Reminder] {{ maintenance.title }} starts in {{ starts_in }}",

@@ -87,7 +87,7 @@ def test_each_broadcast_is_one_ledger_row_sent_once(incident, caplog) -> None:
     assert set(rows.values_list("status", flat=True)) == {"sent"}
     posts = [r for r in caplog.records if r.name == "clarion.social"]
     assert len(posts) == 1
-    assert "Payments failing (Investigating)" in posts[0].getMessage()
+    assert "Payments failing in Europe (Investigating)" in posts[0].getMessage()
     assert "@@clarion" not in posts[0].getMessage()
     message.refresh_from_db()
     assert message.state == "sent"
@@ -161,10 +161,10 @@ def test_x_and_linkedin_posts(incident, fake) -> None:
     assert rows["x"].status == "sent" and rows["x"].provider_id.isdigit()
     assert rows["linkedin"].provider_id.startswith("urn:li:share:")
     [tweet] = fake.to("/2/tweets")
-    assert tweet.json["text"].startswith("Test Tenant: Payments failing (Investigating).")
+    assert tweet.json["text"].startswith("Test Tenant: Payments failing in Europe (Investigating).")
     [post] = fake.to("/rest/posts")
     assert post.json["author"] == "urn:li:organization:2414183"
-    assert r"Payments failing \(Investigating\)." in post.json["commentary"]
+    assert r"Payments failing in Europe \(Investigating\)." in post.json["commentary"]
     assert f"https://test.localhost/incidents/{incident.pk}/" in post.json["commentary"]
     assert post.headers["X-Restli-Protocol-Version"] == "2.0.0"
 

@@ -79,6 +79,10 @@ def test_scheduling_sends_the_notice_to_the_affected_region_in_local_time(
     notice = Message.objects.get(maintenance=window)
     assert notice.kind == "maintenance_notice"
     assert notice.state == "sending"  # maintenance needs no approval
+    # The short texts say what and where too: a social post reaches every customer.
+    assert notice.rendered["social"]["text"].startswith(
+        "Test Tenant: maintenance on Payments in Europe "
+    )
     send_all(notice, smtp)
     assert [m["To"] for m in smtp.accepted] == ["ada@example.com"]  # EU, wants maintenance
     text = text_of(smtp.accepted[0])
