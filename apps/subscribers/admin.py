@@ -265,7 +265,14 @@ class SubscriberAdmin(CsvImportAdmin):
     search_fields = ("name", "email", "phone", "customer__name", "customer__external_key")
     list_select_related = ("customer", "customer__region", "region")
     autocomplete_fields = ("customer",)
-    readonly_fields = ("state", "confirmed_at", "unsubscribed_at", "source", "created_at")
+    readonly_fields = (
+        "state",
+        "confirmed_at",
+        "unsubscribed_at",
+        "source",
+        "created_at",
+        "webhook_health",
+    )
     actions = [
         _bulk(
             "Confirm",
@@ -274,6 +281,10 @@ class SubscriberAdmin(CsvImportAdmin):
         _bulk(
             "Unsubscribe",
             lambda s, user: services.subscriber_unsubscribe(subscriber=s, actor=user),
+        ),
+        _bulk(
+            "Turn webhook back on",
+            lambda s, user: services.subscriber_webhook_enable(subscriber=s, actor=user),
         ),
     ]
     import_form = SubscriberCsvImportForm
@@ -295,6 +306,7 @@ class SubscriberAdmin(CsvImportAdmin):
                         "email",
                         "phone",
                         "webhook_url",
+                        *(("webhook_health",) if obj is not None and obj.webhook_url else ()),
                         "slack_webhook_url",
                         "teams_webhook_url",
                     )
@@ -315,6 +327,18 @@ class SubscriberAdmin(CsvImportAdmin):
         if subscriber.customer is not None and subscriber.customer.region is not None:
             return f"{subscriber.customer.region} (customer's)"
         return "unknown (gets every region)"
+
+    @admin.display(description="webhook")
+    def webhook_health(self, subscriber: Subscriber) -> str:
+        if subscriber.webhook_disabled_at is not None:
+            return (
+                f"Turned off since {subscriber.webhook_disabled_at:%Y-%m-%d %H:%M} UTC: "
+                f"{subscriber.webhook_disabled_reason} Fixed? Use the action "
+                '"Turn webhook back on selected subscribers" in the list, or save a new URL.'
+            )
+        if subscriber.webhook_failures:
+            return f"Delivering; the last {subscriber.webhook_failures} deliveries failed."
+        return "Delivering."
 
     @admin.display(description="state")
     def state(self, subscriber: Subscriber) -> str:

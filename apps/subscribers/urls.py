@@ -12,5 +12,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.subscription_confirm,
         name="subscription-confirm",
     ),
+    path(
+        "subscriptions/<str:token>/webhook/",
+        views.subscription_webhook_enable,
+        name="subscription-webhook-enable",
+    ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

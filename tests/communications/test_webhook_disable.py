@@ -9,11 +9,12 @@ from django.core import mail
 from django.test import override_settings
 
 from apps.communications import delivery
-from apps.communications.channels.endpoint_health import DISABLED_REASON, webhook_enable
+from apps.communications.channels.endpoint_health import DISABLED_REASON
 from apps.communications.models import Delivery
 from apps.communications.services import message_draft, message_publish
 from apps.core.models import AuditEvent
 from apps.incidents.services import incident_open
+from apps.subscribers.services import subscriber_update, subscriber_webhook_enable
 from tests.factories import SubscriberFactory
 from tests.webhook_receiver import start_receiver
 
@@ -92,7 +93,7 @@ def test_three_failures_in_a_row_disable_the_endpoint_and_tell_its_owner(
     assert endpoint.webhook_failures == 3  # a skipped delivery is not another failure
     assert len(mail.outbox) == 1  # told once
 
-    webhook_enable(subscriber=endpoint, actor=ACTOR)
+    subscriber_webhook_enable(subscriber=endpoint, actor=ACTOR)
     fifth = send_update(incident, 4, django_capture_on_commit_callbacks)
     assert fifth.status == "sent" and len(receiver.received) == 4
 
@@ -153,3 +154,22 @@ def test_an_endpoint_without_an_email_address_is_disabled_and_says_nobody_was_to
     assert quiet.webhook_disabled_at is not None
     assert quiet.webhook_disabled_reason.endswith("(no e-mail address to tell)")
     assert not mail.outbox
+
+
+@override_settings(CLARION_WEBHOOK_DISABLE_AFTER=2)
+def test_a_new_webhook_url_starts_afresh(
+    incident, endpoint, receiver, django_capture_on_commit_callbacks
+) -> None:
+    receiver.statuses = [410, 410, 204]
+    for n in range(2):
+        send_update(incident, n, django_capture_on_commit_callbacks)
+    endpoint.refresh_from_db()
+    assert endpoint.webhook_disabled_at is not None
+    old_secret = endpoint.webhook_secret
+    with override_settings(DEBUG=True):  # the local receiver is on loopback
+        subscriber_update(subscriber=endpoint, webhook_url=f"{receiver.url}/new-hook", actor=ACTOR)
+    endpoint.refresh_from_db()
+    assert endpoint.webhook_disabled_at is None and endpoint.webhook_failures == 0
+    assert endpoint.webhook_disabled_reason == "" and endpoint.webhook_secret != old_secret
+    third = send_update(incident, 2, django_capture_on_commit_callbacks)
+    assert third.status == "sent" and receiver.received[-1].path.endswith("/new-hook")

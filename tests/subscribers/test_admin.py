@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.core.models import AuditEvent
@@ -169,6 +170,34 @@ def test_bulk_actions_confirm_pending_people_but_not_the_unsubscribed(staff) -> 
     pending.refresh_from_db()
     gone.refresh_from_db()
     assert pending.confirmed and gone.unsubscribed_at is not None
+
+
+def test_staff_see_a_webhook_turned_off_and_turn_it_back_on(staff) -> None:
+    hooked = SubscriberFactory(
+        name="Hooked",
+        webhook_url="https://hooks.example.net/acme",
+        webhook_disabled_at=timezone.now(),
+        webhook_disabled_reason="5 deliveries failed in a row; last: HTTP 410.",
+        webhook_failures=5,
+    )
+    plain = SubscriberFactory(name="Plain", email="plain@example.com")
+    page = text(staff.get(f"{SUBSCRIBERS}{hooked.pk}/change/"))
+    assert "Turned off since" in page and "last: HTTP 410." in page
+    assert "Turned off since" not in text(staff.get(f"{SUBSCRIBERS}{plain.pk}/change/"))
+    response = staff.post(
+        SUBSCRIBERS,
+        {"action": "turn_webhook_back_on", "_selected_action": [hooked.pk, plain.pk]},
+        follow=True,
+    )
+    page = text(response)
+    assert "Turn webhook back on: 1 subscriber(s)." in page
+    assert f"Subscriber #{plain.pk} has no webhook endpoint to turn on." in page
+    hooked.refresh_from_db()
+    assert (hooked.webhook_disabled_at, hooked.webhook_failures) == (None, 0)
+    assert AuditEvent.objects.get(action="subscriber.webhook_enabled").actor_label == (
+        "lead@test.example"
+    )
+    assert "Delivering." in text(staff.get(f"{SUBSCRIBERS}{hooked.pk}/change/"))
 
 
 def test_a_segment_page_shows_how_many_it_selects_now(staff, regions) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.core.models import AuditEvent
@@ -62,8 +63,16 @@ def world(tenant_db) -> dict[str, Any]:
     pending = SubscriberFactory(name="Pending", email="pending@example.com", unconfirmed=True)
     gone = SubscriberFactory(name="Gone", email="gone@example.com")
     subscriber_unsubscribe(subscriber=gone, actor="pytest")
+    hooked = SubscriberFactory(
+        name="Hooked",
+        webhook_url="https://hooks.example.net/acme",
+        webhook_disabled_at=timezone.now(),
+        webhook_disabled_reason="5 deliveries failed in a row; last: HTTP 410",
+        webhook_failures=5,
+    )
     segment = SegmentFactory(name="Enterprise", tiers=["enterprise"])
     return {
+        "hooked": hooked.pk,
         "customer": "acme-1",
         "empty_customer": "empty-1",
         "subscriber": subscriber.pk,
@@ -93,6 +102,7 @@ DETAIL_WRITES = [
     ("delete", "/api/v1/customers/{empty_customer}/", None),
     ("patch", "/api/v1/subscribers/{subscriber}/", {"name": "Ann Smith"}),
     ("post", "/api/v1/subscribers/{pending}/confirm/", None),
+    ("post", "/api/v1/subscribers/{hooked}/webhook-enable/", None),
     ("post", "/api/v1/subscribers/{subscriber}/unsubscribe/", {"note": "Asked by phone."}),
     ("delete", "/api/v1/subscribers/{subscriber}/", None),
     ("patch", "/api/v1/segments/{segment}/", {"tiers": ["business"]}),
@@ -115,7 +125,7 @@ def _concrete(template: str, world: dict[str, Any], *, missing: bool = False) ->
 
 def test_every_operation_documents_its_errors_with_the_error_body(tenant_db) -> None:
     operations = management_operations(openapi(), resources=RESOURCES)
-    assert len(operations) == 18
+    assert len(operations) == 19
     for template, method, operation in operations:
         responses = operation["responses"]
         assert "401" in responses, (method, template)
@@ -185,6 +195,8 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
     expect(409, "patch", "/api/v1/subscribers/{subscriber}/", {"email": "pending@example.com"})
     expect(200, "post", "/api/v1/subscribers/{pending}/confirm/")
     expect(409, "post", "/api/v1/subscribers/{gone}/confirm/")
+    expect(200, "post", "/api/v1/subscribers/{hooked}/webhook-enable/")
+    expect(409, "post", "/api/v1/subscribers/{subscriber}/webhook-enable/")  # no webhook URL
     expect(400, "post", "/api/v1/subscribers/{subscriber}/unsubscribe/", {"note": ["x"]})
     expect(200, "post", "/api/v1/subscribers/{subscriber}/unsubscribe/", {})
     expect(204, "delete", "/api/v1/subscribers/{subscriber}/")
@@ -274,6 +286,20 @@ def test_the_webhook_secret_is_shown_once(world, api) -> None:
     rotated = api.patch(path, {"webhook_url": "https://hooks.example.net/v2"}).json()
     assert rotated["webhook_secret"].startswith("whsec_")
     assert rotated["webhook_secret"] != created["webhook_secret"]
+
+
+def test_a_webhook_turned_off_for_failing_is_shown_and_turned_back_on(world, api) -> None:
+    shown = api.get(f"/api/v1/subscribers/{world['hooked']}/").json()
+    assert shown["webhook_disabled_at"] is not None and shown["webhook_failures"] == 5
+    assert shown["webhook_disabled_reason"].startswith("5 deliveries failed in a row")
+    again = api.post(f"/api/v1/subscribers/{world['hooked']}/webhook-enable/").json()
+    assert again["webhook_disabled_at"] is None and again["webhook_failures"] == 0
+    assert again["webhook_disabled_reason"] == ""
+    assert AuditEvent.objects.filter(action="subscriber.webhook_enabled").count() == 1
+    api.post(f"/api/v1/subscribers/{world['hooked']}/webhook-enable/")  # on already: no-op
+    assert AuditEvent.objects.filter(action="subscriber.webhook_enabled").count() == 1
+    refused = api.post(f"/api/v1/subscribers/{world['subscriber']}/webhook-enable/").json()
+    assert refused["error"]["fields"] == {"webhook_url": ["Set a webhook URL first."]}
 
 
 def test_refusals_name_the_field_and_say_what_to_do(world, api) -> None:
@@ -456,6 +482,7 @@ def test_another_tenants_key_cannot_change_this_tenants_objects(
     ann = Subscriber.objects.get(pk=world["subscriber"])
     assert (ann.name, ann.unsubscribed_at) == ("Ann", None)
     assert Subscriber.objects.get(pk=world["pending"]).confirmed_at is None
+    assert Subscriber.objects.get(pk=world["hooked"]).webhook_disabled_at is not None
     assert Segment.objects.get(pk=world["segment"]).tiers == ["enterprise"]
 
 

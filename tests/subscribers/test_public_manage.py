@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from apps.communications import delivery
@@ -149,6 +150,39 @@ def test_leaving_from_the_manage_page_unsubscribes_at_once(tenant_db, ada) -> No
     assert "You left on" in after and 'name="channels"' not in after
     refused = browser.post(manage(ada), {"csrfmiddlewaretoken": csrf_of(html), "kinds": ["x"]})
     assert refused.status_code == 409
+
+
+def test_a_subscriber_turns_their_disabled_webhook_back_on(tenant_db, services) -> None:
+    hooked = SubscriberFactory(
+        email="ops@example.com",
+        webhook_url="https://hooks.example.net/in?token=s3cret",
+        webhook_disabled_at=timezone.now(),
+        webhook_disabled_reason="5 deliveries failed in a row; last: HTTP 410.",
+        webhook_failures=5,
+        subscription__channels=["webhook"],
+    )
+    browser = Client(HTTP_HOST="test.localhost", enforce_csrf_checks=True)
+    html = browser.get(manage(hooked)).content.decode()
+    assert "Your webhook endpoint is turned off" in html
+    assert "your webhook at hooks.example.net" in html
+    assert "s3cret" not in html  # the URL may carry a credential: the host only
+    button = f"{manage(hooked)}webhook/"
+    assert f'action="{button}"' in html
+    assert browser.get(button).status_code == 405  # a link followed changes nothing
+    assert browser.post(button).status_code == 403  # nor a post from another site
+    hooked.refresh_from_db()
+    assert hooked.webhook_disabled_at is not None
+
+    response = browser.post(button, {"csrfmiddlewaretoken": csrf_of(html)})
+    assert response.status_code == 302
+    assert response["Location"] == f"{manage(hooked)}?done=webhook"
+    hooked.refresh_from_db()
+    assert (hooked.webhook_disabled_at, hooked.webhook_failures) == (None, 0)
+    audit = AuditEvent.objects.get(action="subscriber.webhook_enabled")
+    assert audit.actor_label == "the subscriber, on the status page"
+    after = browser.get(response["Location"]).content.decode()
+    assert "Your webhook endpoint is turned back on" in after
+    assert "Your webhook endpoint is turned off" not in after
 
 
 # --- unsubscribe ----------------------------------------------------------------------------

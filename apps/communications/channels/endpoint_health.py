@@ -8,7 +8,9 @@ it has an address; the reason says so when it has none) and the audit log record
 
 A disabled endpoint gets no new deliveries: the fan-out still writes its Delivery row (so the
 message page counts it) but marks it `failed` at once with the reason, and nothing is
-posted. `webhook_enable()` turns the endpoint back on (the subscriber fixed it).
+posted. `subscriber_webhook_enable()` (apps.subscribers.services) turns it back on: the
+subscriber from the manage page the notice links to, staff from the admin or the API; a new
+webhook URL starts afresh too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.utils import timezone
 from apps.communications.choices import ChannelKey, DeliveryStatus
 from apps.communications.context import subscriber_links
 from apps.communications.models import Delivery
-from apps.core.audit import Actor, audit_record
+from apps.core.audit import audit_record
 from apps.core.tenancy import current_tenant
 from apps.subscribers.models import Subscriber
 
@@ -133,19 +135,3 @@ def notify_disabled(subscriber_id: int) -> bool:
         logger.exception("subscriber %s: the webhook-disabled notice was not sent", subscriber_id)
         return False
     return True
-
-
-@transaction.atomic
-def webhook_enable(*, subscriber: Subscriber, actor: Actor) -> Subscriber:
-    """Deliver to the endpoint again (its owner says it is fixed)."""
-    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    if subscriber.webhook_disabled_at is None and not subscriber.webhook_failures:
-        return subscriber
-    subscriber.webhook_disabled_at = None
-    subscriber.webhook_disabled_reason = ""
-    subscriber.webhook_failures = 0
-    subscriber.save(
-        update_fields=["webhook_disabled_at", "webhook_disabled_reason", "webhook_failures"]
-    )
-    audit_record(actor=actor, action="subscriber.webhook_enabled", obj=subscriber)
-    return subscriber

@@ -159,6 +159,16 @@ class SubscriberSerializer(serializers.Serializer):  # type: ignore[type-arg]
         help_text="Signs webhook payloads (Standard Webhooks). Shown once: in the response "
         "that creates the subscriber or changes its webhook URL; null otherwise."
     )
+    webhook_disabled_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Set when the endpoint was turned off for failing; "
+        "`POST .../webhook-enable/` turns it back on.",
+    )
+    webhook_disabled_reason = serializers.CharField(read_only=True)
+    webhook_failures = serializers.IntegerField(
+        read_only=True, help_text="Failed deliveries in a row to the webhook endpoint."
+    )
     slack_webhook_url = serializers.CharField(read_only=True)
     teams_webhook_url = serializers.CharField(read_only=True)
     all_services = serializers.BooleanField(source="subscription.all_services", read_only=True)

@@ -205,6 +205,20 @@ class SubscriberViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         return self._render(subscriber)
 
     @extend_schema(
+        request=None,
+        description="Deliver to the subscriber's webhook endpoint again after it was turned "
+        "off for failing (its owner says it is fixed); the failure count starts from zero. "
+        "409 when the subscriber has no webhook URL.",
+        responses={200: SubscriberSerializer, **error_responses(401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"], url_path="webhook-enable")
+    def webhook_enable(self, request: Request, pk: int) -> Response:
+        subscriber = services.subscriber_webhook_enable(
+            subscriber=self.get_object(), actor=_actor(request)
+        )
+        return self._render(subscriber)
+
+    @extend_schema(
         request=UnsubscribeSerializer,
         description="Stop all messages to the subscriber and suppress its e-mail address and "
         "phone number.",

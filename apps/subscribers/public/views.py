@@ -11,6 +11,9 @@
 - `/subscriptions/<token>/confirm/?sig=...`: the link e-mailed; GET shows a button, POST
   confirms (mail scanners follow links, so a GET changes nothing).
 - `/subscriptions/<token>/`: services, channels, kinds and time zone; a button to leave.
+  When the webhook endpoint was disabled for failing (apps.communications.channels.
+  endpoint_health, whose e-mail links here), the page says so and a button (POST
+  `/subscriptions/<token>/webhook/`) turns it back on.
 - `/unsubscribe/<token>/`: GET asks, POST unsubscribes. A POST whose only form field is
   `List-Unsubscribe=One-Click` (RFC 8058, sent by mail providers without cookies) needs no
   CSRF token; any other POST does.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core import signing
@@ -56,6 +60,7 @@ from apps.subscribers.services import (
     subscriber_create,
     subscriber_unsubscribe,
     subscriber_update,
+    subscriber_webhook_enable,
 )
 from apps.subscribers.tokens import (
     CONFIRM_MAX_AGE,
@@ -75,6 +80,7 @@ NEVER_MAILED = (SuppressionReason.BOUNCED, SuppressionReason.COMPLAINED)
 NOTICES = {
     "confirmed": "Thank you: your subscription is confirmed. You can change it below.",
     "saved": "Your changes are saved.",
+    "webhook": "Your webhook endpoint is turned back on: the next update goes to it.",
 }
 
 
@@ -282,6 +288,12 @@ def subscription_manage(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "channels": [describe(subscriber, c) for c in subscriber.reachable_channels],
         "notice": NOTICES.get(request.GET.get("done", "")),
+        # Only the host: the URL may carry a credential, and the link may have been forwarded.
+        "webhook_off": (
+            urlsplit(subscriber.webhook_url).hostname or "?"
+            if subscriber.webhook_disabled_at and subscriber.webhook_url
+            else ""
+        ),
     }
     if subscriber.unsubscribed_at is not None:
         status = 409 if request.method == "POST" else 200
@@ -299,6 +311,21 @@ def subscription_manage(request: HttpRequest, token: str) -> HttpResponse:
     if form.is_bound:
         return _render(request, "manage", {**context, "form": form, "notice": None}, status=400)
     return _render(request, "manage", {**context, "form": form})
+
+
+@require_http_methods(["POST"])
+def subscription_webhook_enable(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _subscriber_for(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    manage_url = reverse("subscription-manage", args=[token])
+    if subscriber.unsubscribed_at is not None:
+        return HttpResponseRedirect(manage_url)  # the page says they left
+    try:
+        subscriber_webhook_enable(subscriber=subscriber, actor=ACTOR_SUBSCRIBER)
+    except ApplicationError:
+        return HttpResponseRedirect(manage_url)  # no endpoint (any more): nothing to turn on
+    return HttpResponseRedirect(f"{manage_url}?done=webhook")
 
 
 # --- /unsubscribe/<token>/ ------------------------------------------------------------------

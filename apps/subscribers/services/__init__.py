@@ -26,6 +26,7 @@ from apps.subscribers.services.subscribers import (
     subscriber_snapshot,
     subscriber_unsubscribe,
     subscriber_update,
+    subscriber_webhook_enable,
 )
 from apps.subscribers.services.suppressions import (
     suppression_add,
@@ -60,6 +61,7 @@ __all__ = [
     "subscriber_snapshot",
     "subscriber_unsubscribe",
     "subscriber_update",
+    "subscriber_webhook_enable",
     "suppression_add",
     "suppression_address",
     "suppression_remove",

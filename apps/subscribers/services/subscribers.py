@@ -317,7 +317,8 @@ def subscriber_update(
     actor: Actor,
 ) -> Subscriber:
     """Change what is given (same rules as `subscriber_create`; "" clears a contact field,
-    None for `customer` or `region` removes it). A new webhook URL gets a new secret.
+    None for `customer` or `region` removes it). A new webhook URL gets a new secret and
+    starts with no failures (turned on again if the old URL was disabled).
     Changing nothing writes nothing."""
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
     subscription, _ = Subscription.objects.get_or_create(subscriber=subscriber)
@@ -354,6 +355,8 @@ def subscriber_update(
     }
     if "webhook_url" in changed:
         changed["webhook_secret"] = new_webhook_secret() if changed["webhook_url"] else ""
+        # A new endpoint starts afresh: the old one's failures say nothing about it.
+        changed.update(webhook_disabled_at=None, webhook_disabled_reason="", webhook_failures=0)
     for field, value in changed.items():
         setattr(subscriber, field, value)
     if changed:
@@ -366,6 +369,28 @@ def subscriber_update(
             details[key] = {"from": before_subscription[key], "to": value}
     if details:
         audit_record(actor=actor, action="subscriber.updated", obj=subscriber, details=details)
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_webhook_enable(*, subscriber: Subscriber, actor: Actor) -> Subscriber:
+    """Deliver to the webhook endpoint again after it was disabled for failing (its owner
+    says it is fixed); the failure count starts from zero. Nothing to do is no error."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if not subscriber.webhook_url:
+        raise Conflict(
+            f"Subscriber #{subscriber.pk} has no webhook endpoint to turn on.",
+            fields={"webhook_url": ["Set a webhook URL first."]},
+        )
+    if subscriber.webhook_disabled_at is None and not subscriber.webhook_failures:
+        return subscriber
+    subscriber.webhook_disabled_at = None
+    subscriber.webhook_disabled_reason = ""
+    subscriber.webhook_failures = 0
+    subscriber.save(
+        update_fields=["webhook_disabled_at", "webhook_disabled_reason", "webhook_failures"]
+    )
+    audit_record(actor=actor, action="subscriber.webhook_enabled", obj=subscriber)
     return subscriber
 
 
