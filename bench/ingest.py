@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -98,13 +99,18 @@ def spawn(args: list[str], env: dict[str, str], *, nice: int = 0) -> subprocess.
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
+    """A graceful stop of the main process (gunicorn's arbiter, Celery's main process: they
+    stop their own children, so no task is cut off mid-way), then whatever of its session is
+    left, by force."""
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
+        process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
             process.wait()
+    with contextlib.suppress(ProcessLookupError):  # the session may be gone already
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def main() -> None:
