@@ -3,8 +3,9 @@
 Normally the subscribers issue's `audience_for` the message's incident or maintenance
 window, narrowed by the message's segment (an executive note goes to enterprise customers
 only). A resolution also goes to everyone an earlier message about the incident reached on
-that channel, even if the incident's services or regions were narrowed since (they were
-told of a problem and must hear that it is over). A false alarm's apology is the
+that channel, even if the incident's services or regions were narrowed since, or its
+severity lowered so that the policy no longer lists that channel (they were told of a
+problem and must hear that it is over). A false alarm's apology is the
 exception: it goes only to the subscribers an earlier message about the same incident
 reached, or is still about to reach, on that channel. So does a maintenance window's
 cancellation: only the people told of the window hear that it is off.
@@ -19,7 +20,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from apps.communications.choices import DeliveryStatus, MessageKind
+from apps.communications.choices import CLOSING_KINDS, DeliveryStatus, MessageKind
 from apps.communications.models import Delivery, Message
 from apps.subscribers.models import Subscriber
 from apps.subscribers.selectors import audience_for
@@ -54,7 +55,7 @@ def message_audience(message: Message, channel: str, *, kind: str) -> QuerySet[S
     incidents, maintenance or post-mortems). Unsubscribed and suppressed people are left
     out in every case, because the result is always within `audience_for`."""
     told = None
-    if message.kind == MessageKind.RESOLUTION and message.incident_id is not None:
+    if message.kind in CLOSING_KINDS and message.incident_id is not None:
         told = reached_subscribers(
             incident_id=message.incident_id, channel=channel, exclude_message_id=message.pk
         )
@@ -70,14 +71,6 @@ def message_audience(message: Message, channel: str, *, kind: str) -> QuerySet[S
         segment=message.segment,
         also=told,
     )
-    if message.kind == MessageKind.FALSE_ALARM and message.incident_id is not None:
-        qs = qs.filter(
-            pk__in=reached_subscribers(
-                incident_id=message.incident_id,
-                channel=channel,
-                exclude_message_id=message.pk,
-            )
-        )
-    if message.kind == MessageKind.MAINTENANCE_CANCELLED:
+    if message.kind in (MessageKind.FALSE_ALARM, MessageKind.MAINTENANCE_CANCELLED):
         qs = qs.filter(pk__in=told)  # only who was told; `also` kept those since narrowed
     return qs

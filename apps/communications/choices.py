@@ -20,6 +20,11 @@ class MessageKind(models.TextChoices):
     EXECUTIVE_NOTE = "executive_note", "Executive note"
 
 
+# Messages that close what earlier ones opened: they also reach everyone an earlier message
+# about the incident reached, on those channels, even if the policy's channels shrank since.
+CLOSING_KINDS = (MessageKind.RESOLUTION, MessageKind.FALSE_ALARM)
+
+
 class ChannelKey(models.TextChoices):
     EMAIL = "email", "E-mail"
     SMS = "sms", "SMS"

@@ -24,10 +24,10 @@ from apps.communications import maintenance
 from apps.communications.choices import MessageKind, MessageState, ReminderKind
 from apps.communications.models import Message, Reminder
 from apps.communications.services import (
-    default_channels,
     message_cancel,
     message_draft,
     message_publish,
+    told_channels,
 )
 from apps.core.events import DomainEvent, subscribe
 from apps.core.exceptions import ApplicationError
@@ -100,12 +100,7 @@ def apology_for_false_alarm(event: DomainEvent) -> None:
         incident=incident, state__in=(MessageState.DRAFT, MessageState.APPROVED)
     ):
         message_cancel(message=waiting, actor=ACTOR)
-    heard = set()
-    for channels in Message.objects.filter(
-        incident=incident, state__in=(MessageState.SENDING, MessageState.SENT)
-    ).values_list("channels", flat=True):
-        heard.update(channels)
-    chosen = [c for c in default_channels(incident) if c in heard]
+    chosen = told_channels(incident)  # wherever they heard of it, whatever the policy now
     if not chosen:
         return  # nothing went out: nobody to apologise to
     try:

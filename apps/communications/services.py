@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.communications.channels.checks import channel_problems
-from apps.communications.choices import ChannelKey, MessageKind, MessageState
+from apps.communications.choices import CLOSING_KINDS, ChannelKey, MessageKind, MessageState
 from apps.communications.context import context_for, decode
 from apps.communications.models import Message, MessageTemplate
 from apps.communications.rendering import (
@@ -32,14 +32,29 @@ FOLLOW_EMAIL = (ChannelKey.WEBHOOK, ChannelKey.SLACK, ChannelKey.TEAMS)
 APPROVAL_SEVERITIES = ("P1", "P2")
 
 
-def default_channels(incident: Incident | None) -> list[str]:
+def told_channels(incident: Incident) -> list[str]:
+    """The channels earlier messages about `incident` went out on (sending or sent)."""
+    heard: set[str] = set()
+    for channels in Message.objects.filter(
+        incident=incident, state__in=(MessageState.SENDING, MessageState.SENT)
+    ).values_list("channels", flat=True):
+        heard.update(channels)
+    return [c for c in ChannelKey.values if c in heard]
+
+
+def default_channels(incident: Incident | None, *, kind: str | None = None) -> list[str]:
     """The severity policy's channels, plus the subscriber's own endpoints (webhook, Slack,
-    Teams) wherever the policy sends e-mail; for maintenance every channel but SMS."""
+    Teams) wherever the policy sends e-mail; for maintenance every channel but SMS. A
+    resolution or false-alarm message (`kind`) also gets every channel customers heard of
+    the incident on: lowering a P2 to P3 must not leave its e-mail readers without the
+    all-clear."""
     if incident is None:
         return [c for c in ChannelKey.values if c != ChannelKey.SMS]
     policy = list(policy_for(incident.severity).channels)
     if ChannelKey.EMAIL in policy:
         policy += FOLLOW_EMAIL
+    if kind in CLOSING_KINDS:
+        policy += told_channels(incident)
     return [c for c in ChannelKey.values if c in policy]
 
 
@@ -91,7 +106,7 @@ def message_draft(
             channels is None or sorted(channels) == sorted(existing.channels)
         ):
             return existing  # one message per update and kind (handlers may run twice)
-    allowed = default_channels(incident)
+    allowed = default_channels(incident, kind=kind)
     chosen = list(channels) if channels is not None else allowed
     unknown = sorted(set(chosen) - set(ChannelKey.values))
     if unknown:

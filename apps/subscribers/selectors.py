@@ -186,8 +186,9 @@ def audience_for(
     channel's rule holds (SMS: enterprise customers, when the severity policy lists SMS). A
     `segment` narrows the audience to its members. `also` (a subquery of subscriber ids)
     adds people whatever their services and region, e.g. everyone told about an incident
-    hears its resolution even if its regions were narrowed since; every other rule still
-    applies to them. See the module docstring for the rules.
+    hears its resolution even if its regions were narrowed since; on a channel the severity
+    policy no longer lists (the incident was downgraded) they are the whole audience. Every
+    other rule still applies to them. See the module docstring for the rules.
 
     One SQL query when evaluated (plus one read of the severity policy here, and up to three
     of the segment's lists unless prefetched); stream it with `audience_ids_iter`.
@@ -203,12 +204,15 @@ def audience_for(
     rule = Q()
     affected: QuerySet[Any, Any]
     regions: QuerySet[Any, Any]
+    only_also = False  # the policy does not list the channel: only the people in `also`
     if incident is not None:
         kind = kind or SubscriptionKind.INCIDENTS
         if not incident.customer_impact_confirmed or incident.parent_id is not None:
             return Subscriber.objects.none()
         if channel in Channel.values and channel not in policy_for(incident.severity).channels:
-            return Subscriber.objects.none()
+            if also is None:
+                return Subscriber.objects.none()
+            only_also = True
         # A parent speaks for its children (cascading): their services and regions count.
         thread = Q(incident_id=incident.pk) | Q(incident__parent_id=incident.pk)
         affected = IncidentService.objects.filter(thread).values("service_id")
@@ -235,7 +239,9 @@ def audience_for(
         | Q(**{f"{EFFECTIVE_REGION}__isnull": True})
         | Q(**{f"{EFFECTIVE_REGION}__in": regions.values("region_id")})
     )
-    if also is not None:
+    if only_also:
+        concerned = Q(pk__in=also)
+    elif also is not None:
         concerned |= Q(pk__in=also)
     rule &= concerned
     rule &= Q(~Exists(Suppression.objects.filter(channel=channel, address=OuterRef(address))))

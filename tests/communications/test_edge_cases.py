@@ -10,6 +10,7 @@ from apps.communications.services import message_draft, message_publish
 from apps.incidents.models import Region
 from apps.incidents.services import (
     incident_attach_child,
+    incident_change_severity,
     incident_edit,
     incident_mark_false_alarm,
     incident_open,
@@ -150,6 +151,65 @@ def test_the_resolution_reaches_everyone_told_even_after_the_regions_were_narrow
     assert reached == {eu.pk, us.pk} and late.pk not in reached
     send_email(resolution)
     assert smtp.to("us@example.com")[-1]["Subject"].startswith("[Resolved]")
+
+
+def test_a_downgrade_does_not_cost_the_people_told_by_email_their_all_clear(
+    catalog, smtp, django_capture_on_commit_callbacks
+) -> None:
+    told = SubscriberFactory(email="told@example.com")
+    incident = incident_open(
+        title="Payments failing",
+        severity="P2",
+        services={"payments": "major_outage"},
+        body="Card payments fail.",
+        actor=ACTOR,
+    )
+    alert = message_draft(kind="initial_alert", update=incident.updates.get(), actor=ACTOR)
+    assert "email" in alert.channels
+    approve_and_fan_out(alert)
+    send_email(alert)
+    later = SubscriberFactory(email="later@example.com")  # never heard of it by e-mail
+    # Smaller than feared: P3's policy has no e-mail (in-app banner and status page only).
+    incident = incident_change_severity(incident=incident, severity="P3", actor=ACTOR)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_resolve(incident=incident, body="Payments work again.", **ALL_CLEAR, actor=ACTOR)
+    resolution = Message.objects.get(incident=incident, kind="resolution")
+    assert set(resolution.channels) >= {"email", "in_app", "status_page"}
+    assert "sms" not in resolution.channels  # nobody heard of it by SMS
+    assert resolution.state == "sending"  # P3: no approval needed, and it went out
+    delivery.fanout(resolution.pk)  # what the queued fan-out task does
+    emailed = Delivery.objects.filter(message=resolution, channel="email")
+    assert set(emailed.values_list("subscriber", flat=True)) == {told.pk}
+    assert later.pk not in set(emailed.values_list("subscriber", flat=True))
+    send_email(resolution)
+    assert smtp.to("told@example.com")[-1]["Subject"] == "[Resolved] Payments failing"
+
+
+def test_a_downgraded_false_alarm_still_apologises_by_email(
+    catalog, django_capture_on_commit_callbacks
+) -> None:
+    told = SubscriberFactory(email="told@example.com")
+    incident = incident_open(
+        title="Payments failing",
+        severity="P2",
+        services={"payments": "major_outage"},
+        body="Card payments fail.",
+        actor=ACTOR,
+    )
+    alert = message_draft(
+        kind="initial_alert", update=incident.updates.get(), channels=["email"], actor=ACTOR
+    )
+    approve_and_fan_out(alert)
+    send_email(alert)
+    incident = incident_change_severity(incident=incident, severity="P4", actor=ACTOR)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_mark_false_alarm(incident=incident, note="Monitoring glitch.", actor=ACTOR)
+    apology = Message.objects.get(incident=incident, kind="false_alarm")
+    assert apology.channels == ["email"]
+    assert apology.state == "sending"  # P4: no approval needed
+    delivery.fanout(apology.pk)  # what the queued fan-out task does
+    reached = set(Delivery.objects.filter(message=apology).values_list("subscriber", flat=True))
+    assert reached == {told.pk}
 
 
 # --- false alarm --------------------------------------------------------------------------
