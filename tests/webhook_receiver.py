@@ -4,6 +4,7 @@ the status codes it is told to."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +21,9 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order, then 204
+    hold_after: int | None = None  # from this many received on, hold each reply
+    held: int = 0  # replies being held right now
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
@@ -28,7 +32,16 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+            with receiver.lock:
+                receiver.received.append(Received(self.path, dict(self.headers.items()), body))
+                holding = receiver.hold_after is not None and (
+                    len(receiver.received) > receiver.hold_after
+                )
+                receiver.held += holding
+            while holding and receiver.hold_after is not None:
+                time.sleep(0.01)
+            with receiver.lock:
+                receiver.held -= holding
             status = receiver.statuses.pop(0) if receiver.statuses else 204
             self.send_response(status)
             self.send_header("Content-Length", "0")

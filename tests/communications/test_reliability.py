@@ -363,6 +363,52 @@ def test_redis_stopped_during_publish_the_publish_is_kept_and_delivered_later(
     assert _statuses(message) == {"sent": n}
 
 
+def test_a_worker_killed_mid_batch_of_webhooks_resends_none_it_had_delivered(
+    own_tenant: Tenant, workers: Workers
+) -> None:
+    """Every channel records each delivery as the provider answers it, not at the end of
+    its batch: SIGKILL the worker while the receiver holds its fourth reply; the three
+    answered are `sent`, and after the sweep the successor sends only the rest (the one cut
+    off mid-request again, under the same webhook-id, so the receiver can drop the copy)."""
+    receiver, server = start_receiver()
+    try:
+        n = 10
+        for i in range(n):
+            subscriber = Subscriber.objects.create(
+                webhook_url=f"{receiver.url}/{i}",
+                webhook_secret="whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+                confirmed_at=timezone.now(),
+            )
+            Subscription.objects.create(subscriber=subscriber, all_services=True)
+        receiver.hold_after = 3
+        workers.kill_all()
+        doomed = workers.start("doomed")
+        message = _publish("webhook")
+        wait_for(lambda: receiver.held == 1, 60, "the fourth webhook to be held", workers)
+        workers.kill(doomed)
+        rows = Delivery.objects.filter(message=message)
+        assert _statuses(message) == {"sent": 3, "sending": n - 3}
+        receiver.hold_after = None
+
+        rows.filter(status="sending").update(
+            queued_at=timezone.now() - delivery.SENDING_GRACE - timedelta(seconds=1)
+        )
+        assert delivery.sweep()["reset_stuck"] == n - 3
+        workers.shared("reliability")
+        wait_for(lambda: _finished(message), 120, "the rest to be delivered", workers)
+        assert _statuses(message) == {"sent": n}
+        ids_by_path: dict[str, list[str]] = {}
+        for got in receiver.received:
+            ids_by_path.setdefault(got.path, []).append(got.headers["webhook-id"])
+        assert sorted(ids_by_path) == sorted(f"/hook/{i}" for i in range(n))
+        copies = {path: ids for path, ids in ids_by_path.items() if len(ids) > 1}
+        assert len(copies) <= 1  # at most the one cut off mid-request
+        assert all(len(set(ids)) == 1 for ids in copies.values())  # same id: droppable
+    finally:
+        receiver.hold_after = None
+        server.shutdown()
+
+
 def test_every_webhook_from_a_worker_verifies_with_standard_webhooks(
     own_tenant: Tenant, worker: Workers
 ) -> None:

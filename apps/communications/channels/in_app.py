@@ -17,7 +17,7 @@ key as a bearer token) receives `{"data": {"headline", "url", "kind", "incident"
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import requests
 from django.conf import settings
@@ -72,8 +72,10 @@ class InAppChannel(BroadcastChannel):
     def targets(self) -> list[str]:
         return [BANNER, CUSTOMERIO] if self.api_key and self.broadcast_id else [BANNER]
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        return [self._banner(i) if i.address == BANNER else self._push(i) for i in batch]
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
+        for item in batch:
+            yield self._banner(item) if item.address == BANNER else self._push(item)
 
     def _banner(self, item: Outgoing) -> SendResult:
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackRequestError
@@ -60,9 +60,11 @@ class SlackChannel(Channel):
     def __init__(self, *, timeout: int = TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
         page_url = status_page_url()
-        return [self._send_one(item, page_url) for item in batch]
+        for item in batch:
+            yield self._send_one(item, page_url)
 
     def _send_one(self, item: Outgoing, page_url: str) -> SendResult:
         client = WebhookClient(item.address, timeout=self.timeout, retry_handlers=[])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import requests
 from django.conf import settings
@@ -128,13 +128,17 @@ class SmsChannel(Channel):
             self._client = client
         return self._client
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
         missing = self._missing()
         if missing:
             error = f"Twilio is not configured: set {', '.join(missing)}."
-            return [SendResult(o.delivery_id, AttemptOutcome.PERMANENT, error=error) for o in batch]
+            for item in batch:
+                yield SendResult(item.delivery_id, AttemptOutcome.PERMANENT, error=error)
+            return
         client = self.client()
-        return [self._send_one(client, item) for item in batch]
+        for item in batch:
+            yield self._send_one(client, item)
 
     def _send_one(self, client: Client, item: Outgoing) -> SendResult:
         sender = (

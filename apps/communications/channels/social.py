@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -118,8 +118,10 @@ class SocialChannel(BroadcastChannel):
             ]
         return []
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        return [self._send_one(item) for item in batch]
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
+        for item in batch:
+            yield self._send_one(item)
 
     def _send_one(self, item: Outgoing) -> SendResult:
         text = item.parts.get("text", "")

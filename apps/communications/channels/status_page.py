@@ -12,7 +12,7 @@ something the page does not show fails with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from redis import RedisError
 
@@ -53,21 +53,18 @@ class StatusPageChannel(BroadcastChannel):
     def targets(self) -> list[str]:
         return [TARGET]
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        results = []
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as it is known (see base)."""
         for item in batch:
             problem = _check(item)
             if problem:
-                results.append(
-                    SendResult(item.delivery_id, AttemptOutcome.PERMANENT, error=problem)
-                )
+                yield SendResult(item.delivery_id, AttemptOutcome.PERMANENT, error=problem)
                 continue
             try:
                 store.version_bump(current_schema())
             except RedisError as exc:  # the cache is down: try again later
                 error = f"cannot refresh the page cache: {exc}"[:500]
-                results.append(SendResult(item.delivery_id, AttemptOutcome.TRANSIENT, error=error))
+                yield SendResult(item.delivery_id, AttemptOutcome.TRANSIENT, error=error)
                 continue
             url = item.parts.get("url", "")
-            results.append(SendResult(item.delivery_id, AttemptOutcome.SENT, provider_id=url))
-        return results
+            yield SendResult(item.delivery_id, AttemptOutcome.SENT, provider_id=url)

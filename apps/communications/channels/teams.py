@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import requests
@@ -69,9 +69,11 @@ class TeamsChannel(Channel):
         self.session = requests.Session()
         self.session.trust_env = False  # subscriber endpoints: no proxy from the environment
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
         page_url = status_page_url()
-        return [self._send_one(item, page_url) for item in batch]
+        for item in batch:
+            yield self._send_one(item, page_url)
 
     def _send_one(self, item: Outgoing, page_url: str) -> SendResult:
         started = time.monotonic()

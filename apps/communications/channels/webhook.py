@@ -16,7 +16,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import requests
 
@@ -41,8 +41,10 @@ class WebhookChannel(Channel):
         self.session = requests.Session()
         self.session.trust_env = False  # subscriber endpoints: no proxy from the environment
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendResult]:
-        return [self._send_one(item) for item in batch]
+    def send(self, batch: Sequence[Outgoing]) -> Iterator[SendResult]:
+        """One result per item, yielded as soon as the provider answered it (see base)."""
+        for item in batch:
+            yield self._send_one(item)
 
     def _send_one(self, item: Outgoing) -> SendResult:
         body = item.parts["json"].encode()
