@@ -363,114 +363,126 @@ class AlertStateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # --- support coordination: help desk, chat, canned responses --------------------------------
 
 from apps.core.exceptions import ApplicationError  # noqa: E402
+from apps.integrations.forms import (  # noqa: E402
+    CHAT_SECRETS,
+    HELPDESK_SECRETS,
+    ChatInstallationForm,
+    HelpdeskInstallationForm,
+    secret_input,
+)
 from apps.integrations.models_support import (  # noqa: E402
     CannedResponseTemplate,
     ChatInstallation,
     HelpdeskInstallation,
 )
 from apps.integrations.services.canned import canned_template_check  # noqa: E402
-from apps.integrations.services.helpdesk import helpdesk_installation_save  # noqa: E402
 
-HELPDESK_SECRETS = ("api_token", "webhook_secret")
-CHAT_SECRETS = ("slack_bot_token", "teams_webhook_url")
+SECRETS_TITLE = "Credentials (stored encrypted, never shown)"
 
 
-class HelpdeskInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
-    api_token = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput,
-        help_text="Zendesk API token / Freshdesk API key. Stored encrypted; leave empty to keep.",
-    )
-    webhook_secret = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput,
-        help_text="Zendesk webhook signing secret. Stored encrypted; leave empty to keep.",
-    )
+def _secret_state(value: str) -> str:
+    return "Set (stored encrypted)" if value else "Not set"
 
-    class Meta:
-        model = HelpdeskInstallation
-        fields = (
-            "provider",
-            "enabled",
-            "subdomain",
-            "email",
-            "api_base_url",
-            "match_incident_terms",
-            "match_keywords",
-            "match_organisations",
-            "match_fields",
-            "auto_reply",
-            "auto_close",
-        )
+
+def _secret_rows(
+    admin_: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    obj: Any,
+    secrets: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Whether each secret is set (on an existing row), then the inputs that replace them
+    (for those who may edit; a viewer's page would show them as read-only values)."""
+    shown = tuple(f"{name}_state" for name in secrets) if obj is not None else ()
+    editable = obj is None or admin_.has_change_permission(request, obj)
+    return shown + (tuple(secret_input(name) for name in secrets) if editable else ())
 
 
 @admin.register(HelpdeskInstallation)
 class HelpdeskInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """The tenant's help desk: what to match, whether to answer and auto-close."""
+    """The tenant's help desk: what to match, whether to answer and auto-close. Saved by
+    the form's service call (see apps.integrations.forms)."""
 
     form = HelpdeskInstallationForm
     list_display = ("__str__", "enabled", "auto_reply", "auto_close", "hook_url")
-    readonly_fields = ("hook_url", "api_token_set", "webhook_secret_set")
+    readonly_fields = ("hook_url", "api_token_state", "webhook_secret_state")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        account = ("provider", "enabled", "subdomain", "email", "api_base_url")
+        return (
+            (None, {"fields": account + (("hook_url",) if obj is not None else ())}),
+            (SECRETS_TITLE, {"fields": _secret_rows(self, request, obj, HELPDESK_SECRETS)}),
+            (
+                "Which tickets are about an incident",
+                {
+                    "fields": (
+                        "match_incident_terms",
+                        "match_keywords",
+                        "match_organisations",
+                        "match_fields",
+                    )
+                },
+            ),
+            ("What Clarion does with them", {"fields": ("auto_reply", "auto_close")}),
+        )
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     @admin.display(description="Zendesk webhook URL (new tickets)")
     def hook_url(self, obj: HelpdeskInstallation) -> str:
         return obj.hook_path if obj.webhook_token else "shown once saved"
 
-    @admin.display(description="API token set", boolean=True)
-    def api_token_set(self, obj: HelpdeskInstallation) -> bool:
-        return bool(obj.api_token)
+    @admin.display(description="API token")
+    def api_token_state(self, obj: HelpdeskInstallation) -> str:
+        return _secret_state(obj.api_token)
 
-    @admin.display(description="Webhook secret set", boolean=True)
-    def webhook_secret_set(self, obj: HelpdeskInstallation) -> bool:
-        return bool(obj.webhook_secret)
+    @admin.display(description="Webhook signing secret")
+    def webhook_secret_state(self, obj: HelpdeskInstallation) -> str:
+        return _secret_state(obj.webhook_secret)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not HelpdeskInstallation.objects.exists()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        secrets = {name: form.cleaned_data.get(name) or "" for name in HELPDESK_SECRETS}
-        try:
-            helpdesk_installation_save(installation=obj, secrets=secrets, actor=request.user)
-        except ApplicationError as exc:
-            messages.error(request, f"{exc.message} {exc.fields}")
-
-
-class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
-    slack_bot_token = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="xoxb-...; leave empty to keep."
-    )
-    teams_webhook_url = forms.CharField(
-        required=False,
-        widget=forms.PasswordInput,
-        help_text="Teams incoming webhook URL; leave empty to keep.",
-    )
-
-    class Meta:
-        model = ChatInstallation
-        fields = (
-            "enabled",
-            "slack_base_url",
-            "support_channel",
-            "war_room_responders",
-            "executives",
-            "on_call",
-            "vps",
-        )
+        """The form's service call saved it."""
 
 
 @admin.register(ChatInstallation)
 class ChatInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = ChatInstallationForm
+    readonly_fields = ("slack_bot_token_state", "teams_webhook_url_state")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (
+            (None, {"fields": ("enabled",)}),
+            (SECRETS_TITLE, {"fields": _secret_rows(self, request, obj, CHAT_SECRETS)}),
+            ("Slack", {"fields": ("slack_base_url", "support_channel")}),
+            (
+                "Who is called (Slack user ids)",
+                {"fields": ("war_room_responders", "executives", "on_call", "vps")},
+            ),
+        )
+
+    @admin.display(description="Slack bot token")
+    def slack_bot_token_state(self, obj: ChatInstallation) -> str:
+        return _secret_state(obj.slack_bot_token)
+
+    @admin.display(description="Teams webhook URL")
+    def teams_webhook_url_state(self, obj: ChatInstallation) -> str:
+        return _secret_state(obj.teams_webhook_url)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not ChatInstallation.objects.exists()
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ChatInstallationForm, change: bool
+    ) -> None:
         obj.pk = ChatInstallation.singleton_pk
-        for name in CHAT_SECRETS:
-            value = (form.cleaned_data.get(name) or "").strip()
-            if value:
-                setattr(obj, name, value)
+        for name, value in form.secrets().items():
+            setattr(obj, name, value)
         super().save_model(request, obj, form, change)
 
 
