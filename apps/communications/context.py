@@ -7,7 +7,7 @@ when rendered, so that `{{ started_at|local:time_zone }}` shows each recipient's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from apps.communications.models import Message
 from apps.core.registry import Registry
 from apps.core.tenancy import current_tenant
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
+from apps.incidents.selectors import policy_settings
 from apps.subscribers.models import Subscriber
 from apps.subscribers.tokens import manage_token_sign
 from apps.tenants.selectors import tenant_url
@@ -34,6 +35,15 @@ TIME_KEYS = frozenset(
         "previous_start",
     }
 )
+
+
+def every(interval: timedelta) -> str:
+    """ "15 minutes", "1 hour", "2 hours", "90 minutes": an interval in words."""
+    minutes = max(1, round(interval.total_seconds() / 60))
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -100,6 +110,7 @@ def context_for(
         )
     if incident is not None and kind == MessageKind.EXTENDED_OUTAGE:
         context.update(_known_and_unknown(context))
+        context["update_interval"] = every(policy_settings().extended_update_interval)
     if incident is not None and kind == MessageKind.RESOLUTION:
         context.update(_all_clear(incident))
     if maintenance is not None:

@@ -59,7 +59,7 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{{ update }}\n\n"
         "{% if next_update_at %}Next update by {{ next_update_at|local:time_zone }}.{% endif %}"
         + _SIGN,
-        "{{ company }}: {{ incident.title }} is ongoing. Updates every 15 minutes: "
+        "{{ company }}: {{ incident.title }} is ongoing. Updates every {{ update_interval }}: "
         "{{ status_page_url }}",
     ),
     K.RESOLUTION: (
@@ -70,8 +70,9 @@ DEFAULT_TEXTS: dict[str, tuple[str, str, str]] = {
         "{% if what_happened %}What happened: {{ what_happened }}\n\n{% endif %}"
         "{% if what_we_fixed %}What we fixed: {{ what_we_fixed }}\n\n{% endif %}"
         "{% if prevention %}What we are doing to prevent it: {{ prevention }}\n\n{% endif %}"
-        "{% if sla_credit %}Your SLA credit of {{ sla_credit }} will be applied within 5 "
-        "business days.\n\n{% endif %}We are sorry for the disruption." + _SIGN,
+        "{% if sla_credit %}Under your service level agreement this outage qualifies you "
+        "for a credit of {{ sla_credit }}; we will confirm it on your account.\n\n{% endif %}"
+        "We are sorry for the disruption." + _SIGN,
         "{{ company }}: resolved: {{ incident.title }}" + _IN_REGIONS + ". {{ status_page_url }}",
     ),
     K.FALSE_ALARM: (

@@ -90,7 +90,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     for kind, names in {
         MessageKind.INITIAL_ALERT: _UPDATE,
         MessageKind.PROGRESS_UPDATE: _UPDATE,
-        MessageKind.EXTENDED_OUTAGE: _UPDATE | {"known", "unknown"},
+        MessageKind.EXTENDED_OUTAGE: _UPDATE | {"known", "unknown", "update_interval"},
         MessageKind.RESOLUTION: _INCIDENT
         | {
             "update",

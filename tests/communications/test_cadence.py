@@ -24,6 +24,7 @@ from apps.core.events import subscribe, unsubscribe
 from apps.core.exceptions import ValidationFailed
 from apps.core.tasks import tenant_tick
 from apps.incidents.models import Incident
+from apps.incidents.selectors import policy_settings
 from apps.incidents.services import (
     incident_assess,
     incident_attach_child,
@@ -300,6 +301,24 @@ def test_the_next_progress_message_of_an_extended_outage_says_what_we_know_and_d
     assert "What we don't know yet: When everything will be back to normal" in text
     assert "Failover in progress." in text
     assert extended.rendered["email"]["subject"].endswith("what we know and what we don't")
+    # The short texts promise the cadence the tenant set (15 minutes by default).
+    assert "is ongoing. Updates every 15 minutes:" in extended.rendered["social"]["text"]
+
+
+def test_the_extended_outage_promises_the_tenants_own_interval(
+    catalog, staff, django_capture_on_commit_callbacks
+) -> None:
+    settings = policy_settings()
+    settings.extended_update_interval = timedelta(minutes=30)
+    settings.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = open_incident(severity="P2", commander=staff["commander"], assessed=False)
+        incident_post_update(incident=incident, body="Looking into it.", actor=ACTOR)
+    cadence_tick(now=incident.started_at + timedelta(hours=4, minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_post_update(incident=incident, body="Failover in progress.", actor=ACTOR)
+    extended = Message.objects.get(incident=incident, kind="extended_outage")
+    assert "Updates every 30 minutes:" in extended.rendered["social"]["text"]
 
 
 def test_an_outage_with_an_eta_is_not_extended(catalog, staff) -> None:

@@ -10,6 +10,7 @@ from apps.communications.defaults import DEFAULT_TEXTS
 from apps.communications.models import MessageTemplate
 
 regions_in_short_texts = import_module("apps.communications.migrations.0005_regions_in_short_texts")
+wording = import_module("apps.communications.migrations.0006_wording_interval_and_credit")
 
 
 def source(kind: str, channel: str) -> str:
@@ -37,3 +38,28 @@ def test_short_texts_in_the_old_default_name_the_regions_edited_ones_stay(tenant
         regions_in_short_texts.backwards(django_apps, editor)
     assert source("resolution", "sms") == old
     assert source("resolution", "social") == "{{ company }}: all good again. {{ status_page_url }}"
+
+
+def test_the_credit_and_interval_promises_take_the_new_wording_unless_edited(tenant_db) -> None:
+    credit = wording.OLD[("resolution", wording.LONG_CHANNELS, 1)]
+    interval = wording.OLD[("extended_outage", wording.SHORT_CHANNELS, 2)]
+    MessageTemplate.objects.filter(kind="resolution", part="text", channel="email").update(
+        source=credit
+    )
+    MessageTemplate.objects.filter(kind="resolution", part="text", channel="status_page").update(
+        source="{{ update }} Credits are applied within 5 business days."
+    )
+    MessageTemplate.objects.filter(kind="extended_outage", part="text", channel="sms").update(
+        source=interval
+    )
+    with connection.schema_editor() as editor:
+        wording.forwards(django_apps, editor)
+    assert source("resolution", "email") == DEFAULT_TEXTS["resolution"][1]
+    assert "5 business days" not in source("resolution", "email")
+    assert source("resolution", "status_page").endswith("within 5 business days.")  # edited
+    assert "{{ update_interval }}" in source("extended_outage", "sms")
+
+    with connection.schema_editor() as editor:
+        wording.backwards(django_apps, editor)
+    assert source("resolution", "email") == credit
+    assert source("extended_outage", "sms") == interval

@@ -81,8 +81,8 @@ def test_the_sla_paragraph_reaches_only_credited_customers_in_their_currency(
 
     ada = text_of(people_mail(smtp, "ada@example.com"))
     uma = text_of(people_mail(smtp, "uma@example.com"))
-    assert "Your SLA credit of EUR 100.00 will be applied within 5 business days." in ada
-    assert "Your SLA credit of USD 250.00 will be applied within 5 business days." in uma
+    assert "qualifies you for a credit of EUR 100.00; we will confirm it on your account." in ada
+    assert "qualifies you for a credit of USD 250.00; we will confirm it on your account." in uma
     for other in ("sam@example.com", "solo@example.com"):
         assert "SLA credit" not in text_of(people_mail(smtp, other))
     # the all-clear's parts are in every copy
