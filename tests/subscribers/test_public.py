@@ -20,7 +20,7 @@ from apps.core.models import AuditEvent
 from apps.incidents.services import incident_open
 from apps.subscribers.models import Subscriber, Suppression
 from apps.subscribers.selectors import audience_for
-from apps.subscribers.services import subscriber_unsubscribe
+from apps.subscribers.services import subscriber_confirm, subscriber_unsubscribe
 from apps.subscribers.tokens import confirm_signature, manage_token_sign
 from tests.factories import SubscriberFactory, SuppressionFactory
 
@@ -266,14 +266,32 @@ def test_sms_needs_a_valid_phone_number_and_an_email_for_the_confirmation(
     assert "Check your inbox" in response.content.decode()
     ada = Subscriber.objects.get()
     assert ada.phone == "+14155550123" and ada.email == "ada@example.com"
-    assert ada.subscription.channels == ["sms"] and not ada.confirmed
+    assert ada.subscription.channels == ["sms", "email"] and not ada.confirmed
     [mail] = mailoutbox
     assert mail.to == ["ada@example.com"] and "/confirm/?sig=" in mail.body
 
 
-def test_sms_can_send_the_updates_by_email_too(page, services, mailoutbox) -> None:
-    subscribe(page, "sms", phone="+33612345678", email="ada@example.com", also_email="on")
-    assert Subscriber.objects.get().subscription.channels == ["sms", "email"]
+def test_an_sms_subscriber_who_is_not_an_enterprise_contact_still_hears_by_email(
+    page, services, mailoutbox
+) -> None:
+    """Texts go to enterprise customers' contacts only; someone signing up on the page is
+    nobody's contact yet, so the updates go to their e-mail address too (and the page says
+    so), instead of a confirmed subscription that never sends anything."""
+    html = page.get("/subscribe/?via=sms").content.decode()
+    assert "Text messages go to the contacts of our enterprise customers" in html
+    subscribe(page, "sms", phone="+33612345678", email="ada@example.com")
+    ada = Subscriber.objects.get()
+    assert ada.subscription.channels == ["sms", "email"]
+    subscriber_confirm(subscriber=ada, actor="pytest")
+    incident = incident_open(
+        title="Payments failing",
+        severity="P1",
+        services={"payments": "major_outage"},
+        body="Card payments fail.",
+        actor="pytest",
+    )
+    assert list(audience_for(incident=incident, channel="sms")) == []  # not an enterprise contact
+    assert list(audience_for(incident=incident, channel="email")) == [ada]
 
 
 def test_choosing_services_needs_at_least_one_ticked(page, services) -> None:

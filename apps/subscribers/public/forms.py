@@ -144,9 +144,6 @@ class SubscribeForm(ServicesForm):
         help_text="In international format: + and the country code first, e.g. +14155550123.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
-    also_email = forms.BooleanField(
-        label="Send the updates to this e-mail address too", required=False
-    )
     name = forms.CharField(
         label="Your name (optional)",
         max_length=200,
@@ -186,7 +183,6 @@ class SubscribeForm(ServicesForm):
         "slack_webhook_url",
         "teams_webhook_url",
         "name",
-        "also_email",
         "services_scope",
         "services",
         "website",
@@ -199,11 +195,16 @@ class SubscribeForm(ServicesForm):
         if via in CONFIRMED_BY_EMAIL:
             keep |= {"email", "name"}
         if via == SMS:
-            keep.add("also_email")
-            self.order_fields(["phone", "email", "also_email"])
+            self.order_fields(["phone", "email"])
+            self.fields["phone"].help_text = (
+                f"{self.fields['phone'].help_text} Text messages go to the contacts of our "
+                "enterprise customers, for the most severe incidents; every update also goes "
+                "to your e-mail address below."
+            )
             self.fields["email"].help_text = (
-                "We send the link that confirms your subscription here: text messages start "
-                "only once you have opened it. You can manage your subscription from it too."
+                "We send the link that confirms your subscription here, and every update: "
+                "nothing is sent until you have opened it. You can manage your subscription "
+                "from it too."
             )
         for name in list(self.fields):
             if name not in keep:
@@ -234,7 +235,9 @@ class SubscribeForm(ServicesForm):
         return [self.cleaned_data[f] for f in fields if self.cleaned_data.get(f)]
 
     def channels(self) -> list[str]:
-        if self.via == SMS and self.cleaned_data.get("also_email"):
+        # Texts reach only enterprise customers' contacts (the severity policy's SMS rule),
+        # which a person signing up here may not be: e-mail makes sure they hear something.
+        if self.via == SMS:
             return [SMS, EMAIL]
         return [self.via]
 
