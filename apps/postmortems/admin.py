@@ -71,6 +71,7 @@ class SlaCreditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = (
         "customer",
         "incident",
+        "maintenance",
         "month",
         "uptime_pct",
         "credit_pct",
@@ -81,8 +82,13 @@ class SlaCreditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "salesforce_task_id",
     )
     list_filter = ("state", "month", "currency", "pre_approved")
-    search_fields = ("customer__name", "customer__external_key", "incident__title")
-    list_select_related = ("customer", "incident")
+    search_fields = (
+        "customer__name",
+        "customer__external_key",
+        "incident__title",
+        "maintenance__title",
+    )
+    list_select_related = ("customer", "incident", "maintenance")
     actions = ("approve_selected", "export_csv", "mark_applied", "waive")
     readonly_fields = [f.name for f in SlaCredit._meta.fields]
 
@@ -130,7 +136,8 @@ class TimelineInline(admin.TabularInline):  # type: ignore[type-arg]
 
 class ActionItemInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ActionItem
-    fields = ("title", "owner", "due_date", "status", "tracker_url", "public")
+    fields = ("title", "owner", "due_date", "status", "tracker_url", "public", "reminder_error")
+    readonly_fields = ("reminder_error",)
     extra = 1
 
 
@@ -152,6 +159,7 @@ class PostIncidentReviewAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "customer_version",
         "completed_at",
         "published_at",
+        "reminder_error",
     )
     fieldsets = (
         (None, {"fields": ("incident", "owner", "visibility", "status", "due_at")}),
@@ -171,6 +179,7 @@ class PostIncidentReviewAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ),
         ("Customer-facing version", {"fields": ("customer_version",)}),
         ("Done", {"fields": ("completed_at", "published_at")}),
+        ("Reminders", {"fields": ("reminder_error",)}),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -6,6 +6,8 @@
   drafted and rendered (its SLA paragraph reads them per recipient).
 - `incident.extended_outage` (from communications' cadence): pre-approve the credits of
   the customers whose month-to-date uptime has already crossed a threshold.
+- `maintenance.completed`: when the window ended more than 2 h after its planned end,
+  propose credits for the customers it affected (staff approve them in the portal).
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ import logging
 
 from apps.core.events import DomainEvent, subscribe
 from apps.incidents import events
-from apps.incidents.models import Incident
-from apps.postmortems.services import credits_compute, review_create_for
+from apps.incidents.models import Incident, MaintenanceWindow
+from apps.postmortems.services import (
+    credits_compute,
+    overrun_credits_compute,
+    review_create_for,
+)
 
 logger = logging.getLogger(__name__)
 ACTOR = "Clarion"
@@ -38,6 +44,14 @@ def on_extended_outage(event: DomainEvent) -> None:
     credits_compute(incident=incident, pre_approve=True, actor=ACTOR)
 
 
+def on_maintenance_completed(event: DomainEvent) -> None:
+    window = MaintenanceWindow.objects.filter(pk=int(event.data["window_id"])).first()
+    if window is None:
+        return
+    overrun_credits_compute(window=window, actor=ACTOR)
+
+
 def connect() -> None:
     subscribe(events.INCIDENT_RESOLVED, on_resolved)
     subscribe(EXTENDED_OUTAGE, on_extended_outage)
+    subscribe(events.MAINTENANCE_COMPLETED, on_maintenance_completed)

@@ -196,15 +196,28 @@ class CustomerSlaPolicy(models.Model):
 
 
 class SlaCredit(models.Model):
-    """What one customer is owed for one incident in one month (the month-to-date uptime
-    it brought the customer to, and the credit beyond what earlier incidents that month
-    already gave)."""
+    """What one customer is owed for one incident, or one maintenance window that overran,
+    in one month (the month-to-date uptime it brought the customer to, and the credit
+    beyond what others that month already gave). Exactly one of `incident` and
+    `maintenance` is set."""
 
     customer = models.ForeignKey(
         "subscribers.Customer", on_delete=models.CASCADE, related_name="sla_credits"
     )
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.CASCADE, related_name="sla_credits"
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sla_credits",
+    )
+    maintenance = models.ForeignKey(
+        "incidents.MaintenanceWindow",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sla_credits",
+        help_text="The maintenance window whose overrun (more than 2 h) this credit is for.",
     )
     month = models.DateField(help_text="The first day of the month (UTC).")
     policy = models.ForeignKey(SlaPolicy, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -233,11 +246,30 @@ class SlaCredit(models.Model):
             models.UniqueConstraint(
                 fields=("customer", "incident", "month"), name="sla_credit_once"
             ),
+            models.UniqueConstraint(
+                fields=("customer", "maintenance", "month"),
+                name="sla_credit_once_per_maintenance",
+            ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="sla_credit_positive"),
+            models.CheckConstraint(
+                condition=models.Q(incident__isnull=False, maintenance__isnull=True)
+                | models.Q(incident__isnull=True, maintenance__isnull=False),
+                name="sla_credit_one_cause",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.currency} {self.amount} for {self.customer} ({self.month:%Y-%m})"
+
+    @property
+    def cause(self) -> str:
+        """What the credit is for, in words: `incident #12 (title)` or `the overrun of
+        maintenance #3 (title)`."""
+        if self.incident is not None:
+            return f"incident #{self.incident.pk} ({self.incident.title})"
+        if self.maintenance is not None:
+            return f"the overrun of maintenance #{self.maintenance.pk} ({self.maintenance.title})"
+        return "nothing recorded"
 
 
 def default_public_fields() -> list[str]:
@@ -291,6 +323,9 @@ class PostIncidentReview(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     reminded_due_soon_at = models.DateTimeField(null=True, blank=True)
     reminded_overdue_at = models.DateTimeField(null=True, blank=True)
+    reminder_error = models.TextField(
+        blank=True, help_text="Why the last reminder did not reach everyone (empty: it did)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -349,6 +384,9 @@ class ActionItem(models.Model):
         default=False, help_text="Listed in the customer-facing version of a public review."
     )
     reminded_at = models.DateTimeField(null=True, blank=True)
+    reminder_error = models.TextField(
+        blank=True, help_text="Why the reminder did not reach everyone (empty: it did)."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

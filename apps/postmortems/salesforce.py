@@ -66,15 +66,13 @@ def _client(connection: CrmConnection) -> CreditTaskClient:
 
 def task_fields(credit: SlaCredit) -> dict[str, Any]:
     """The Task as Salesforce stores it: on the account, completed, saying what is owed."""
-    incident = credit.incident
     return {
         "WhatId": credit.customer.salesforce_account_id,
         "Subject": f"SLA credit {credit.currency} {credit.amount} ({credit.month:%B %Y})",
         "Description": (
             f"Clarion approved an SLA credit of {credit.currency} {credit.amount} for "
             f"{credit.customer.name}: {credit.credit_pct}% of the monthly fee, month-to-date "
-            f"uptime {credit.uptime_pct}% in {credit.month:%B %Y}, after incident "
-            f"#{incident.pk} ({incident.title})."
+            f"uptime {credit.uptime_pct}% in {credit.month:%B %Y}, after {credit.cause}."
         ),
         "Status": "Completed",
         "Priority": "Normal",
@@ -97,7 +95,7 @@ def credits_push_salesforce(*, credit_ids: Sequence[int]) -> dict[str, int]:
             salesforce_task_id="",
         )
         .exclude(customer__salesforce_account_id="")
-        .select_related("customer", "incident")
+        .select_related("customer", "incident", "maintenance")
         .order_by("pk")
     )
     if not rows:

@@ -107,6 +107,7 @@ CREDIT_CSV_COLUMNS = (
     "currency",
     "state",
     "salesforce_account_id",
+    "maintenance",  # last: the columns before it keep their places
 )
 
 
@@ -138,6 +139,7 @@ def credits_csv(credits: Iterable[SlaCredit]) -> str:
                 c.currency,
                 c.state,
                 c.customer.salesforce_account_id,
+                c.maintenance_id,
             ]
         )
     return out.getvalue()

@@ -4,8 +4,9 @@ An incident's timeline says, per affected service, which component status it was
 when (the status it was opened with, then every recorded change, until it was resolved).
 A customer is down while a service it uses is in a weighted status in its region; two
 incidents at once count once, at the heavier weight (the weighted time is the integral of
-the largest weight in force, not a sum). Maintenance counts per the policy: by default only
-its overrun past the announced end.
+the largest weight in force, not a sum). A child incident (a cascading failure) counts as
+its parent's: customers heard of it through the parent. Maintenance counts per the policy:
+by default only its overrun past the end announced before it began (see `planned_ends`).
 
 Months are calendar months in UTC. Uptime is measured against the whole month, so that a
 month-to-date figure is the contract figure if nothing else happens this month.
@@ -20,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Prefetch, Q
+from django.utils.dateparse import parse_datetime
 
+from apps.core.models import AuditEvent
 from apps.incidents.choices import ComponentStatus, ExpectedImpact
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
 from apps.postmortems.choices import MaintenanceCounting
@@ -28,6 +31,8 @@ from apps.postmortems.models import CustomerSlaPolicy, SlaPolicy, TierSlaPolicy
 from apps.subscribers.models import Customer, Subscription
 
 ALL_REGIONS: frozenset[int] = frozenset()
+# The audit action `apps.incidents.services.maintenance_extend` writes (with `old_end`).
+MAINTENANCE_EXTENDED = "maintenance.extended"
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class Outage:
     end: datetime
     status: str
     incident_id: int | None = None
-    announced_end: datetime | None = None  # maintenance: the end customers were told
+    announced_end: datetime | None = None  # maintenance: the end planned before it began
+    maintenance_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,47 @@ def _incident_outages(incident: Incident, *, now: datetime) -> list[Outage]:
     return outages
 
 
+def planned_ends(windows: Sequence[MaintenanceWindow]) -> dict[int, datetime]:
+    """The end each window had when it started: what customers were told before it began.
+
+    An extension while it runs is an overrun, not a new plan (the cadence tick moves the
+    end 30 minutes before it, for as long as the work goes on), so the scheduled end of a
+    window that ran long is not the one to measure it against. The audit log keeps every
+    extension's `old_end`; the first one made after the start is the planned end.
+    Extensions before the start are a longer plan (customers were told before it began)."""
+    found = {w.pk: w.scheduled_end for w in windows}
+    started = {w.pk: w.actual_start for w in windows if w.actual_start is not None}
+    if not started:
+        return found
+    extensions = (
+        AuditEvent.objects.filter(
+            action=MAINTENANCE_EXTENDED,
+            object_type=MaintenanceWindow._meta.label_lower,
+            object_id__in=[str(pk) for pk in started],
+        )
+        .order_by("created_at", "id")
+        .values_list("object_id", "created_at", "details")
+    )
+    settled: set[int] = set()
+    for object_id, created_at, details in extensions:
+        pk = int(object_id)
+        if pk in settled or created_at < started[pk]:
+            continue
+        settled.add(pk)
+        old_end = parse_datetime(str((details or {}).get("old_end", "")))
+        if old_end is not None:
+            found[pk] = min(old_end, found[pk])
+    return found
+
+
 def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Outage]:
-    """Every outage of a customer-confirmed incident (not a false alarm) and every started
-    maintenance window that overlaps [start, end)."""
+    """Every outage that overlaps [start, end) of a customer-confirmed incident or a child of
+    one (not a false alarm), and of every started maintenance window."""
     incidents = (
-        Incident.objects.filter(
-            customer_impact_confirmed=True, false_alarm=False, started_at__lt=end
+        Incident.objects.filter(false_alarm=False, started_at__lt=end)
+        .filter(
+            Q(customer_impact_confirmed=True)
+            | Q(parent__customer_impact_confirmed=True, parent__false_alarm=False)
         )
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=start))
         .prefetch_related(
@@ -134,12 +175,13 @@ def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Ou
         )
     )
     outages = [o for i in incidents for o in _incident_outages(i, now=now)]
-    windows = (
+    windows = list(
         MaintenanceWindow.objects.filter(actual_start__isnull=False, actual_start__lt=end)
         .exclude(expected_impact=ExpectedImpact.NONE)
         .filter(Q(actual_end__isnull=True) | Q(actual_end__gt=start))
         .prefetch_related("services", "regions")
     )
+    planned = planned_ends(windows)
     for window in windows:
         assert window.actual_start is not None  # filtered above
         regions = frozenset(r.pk for r in window.regions.all())
@@ -151,7 +193,8 @@ def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Ou
                     window.actual_start,
                     window.actual_end or now,
                     ComponentStatus.UNDER_MAINTENANCE,
-                    announced_end=window.scheduled_end,
+                    announced_end=planned[window.pk],
+                    maintenance_id=window.pk,
                 )
             )
     return outages
@@ -193,8 +236,20 @@ def _counted(outage: Outage, policy: SlaPolicy) -> Outage | None:
         max(outage.start, outage.announced_end),
         outage.end,
         outage.status,
+        incident_id=outage.incident_id,
         announced_end=outage.announced_end,
+        maintenance_id=outage.maintenance_id,
     )
+
+
+def counts(
+    outage: Outage, *, policy: SlaPolicy, scope: Scope, start: datetime, end: datetime
+) -> bool:
+    """Whether `outage` is downtime of a customer with this policy and scope in [start,
+    end): it reaches the customer and the policy counts some of it then (maintenance: per
+    `policy.maintenance`)."""
+    counted = _counted(outage, policy) if scope.covers(outage) else None
+    return counted is not None and counted.start < end and counted.end > start
 
 
 def month_uptime(

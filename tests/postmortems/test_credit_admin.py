@@ -13,10 +13,11 @@ import pytest
 from django.test import Client, override_settings
 
 from apps.incidents import demo as incidents_demo
+from apps.incidents.models import MaintenanceWindow
 from apps.postmortems import demo
 from apps.postmortems.models import PostIncidentReview, SlaCredit
 from apps.postmortems.salesforce import credits_push_salesforce
-from apps.postmortems.services import credits_approve, credits_compute
+from apps.postmortems.services import credits_approve, credits_compute, overrun_credits_compute
 from apps.subscribers import demo as subscribers_demo
 from apps.subscribers.services.crm import crm_connection_create
 from tests.conftest import TEST_HOST
@@ -159,3 +160,56 @@ def test_the_demo_seeds_a_resolved_p1_with_a_public_review_and_credits(tenant_db
         and "Time out the replication-lag" in (shown["postmortem_body"])
     )
     assert "Paging the database on-call" not in shown["postmortem_body"]  # went badly: internal
+
+
+@pytest.fixture
+def overrun_credit(catalog, policy) -> SlaCredit:
+    CustomerFactory(
+        name="Globex",
+        tier="business",
+        monthly_fee=Decimal("2500"),
+        currency="USD",
+        salesforce_account_id="0015g00000ABCDEAAA",
+    )
+    window = MaintenanceWindow.objects.create(
+        title="Database upgrade",
+        scheduled_start=JUNE,
+        scheduled_end=JUNE + timedelta(hours=1),
+        actual_start=JUNE,
+        actual_end=JUNE + timedelta(hours=4),
+        status="completed",
+        expected_impact="unavailable",
+    )
+    window.services.set([catalog["payments"]])
+    [credit] = overrun_credits_compute(window=window, actor=ACTOR)
+    return credit
+
+
+def test_a_maintenance_overrun_credit_is_listed_approved_exported_and_pushed(
+    admin, overrun_credit, salesforce
+) -> None:
+    window = overrun_credit.maintenance
+    assert "Database upgrade" in admin.get(CHANGELIST, {"q": "Database upgrade"}).content.decode()
+    approved = admin.post(
+        CHANGELIST,
+        {"action": "approve_selected", "_selected_action": [str(overrun_credit.pk)]},
+        follow=True,
+    )
+    assert "1 credit(s) approved." in approved.content.decode()
+    exported = admin.post(
+        CHANGELIST, {"action": "export_csv", "_selected_action": [str(overrun_credit.pk)]}
+    )
+    [row] = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert (row["incident"], row["maintenance"], row["amount"]) == ("", str(window.pk), "250.00")
+    with override_settings(DEBUG=True):  # the instance URL names this machine
+        crm_connection_create(
+            provider="salesforce",
+            base_url=salesforce.url,
+            credentials={"access_token": salesforce.token},
+            actor=ACTOR,
+        )
+    assert credits_push_salesforce(credit_ids=[overrun_credit.pk]) == {"pushed": 1}
+    [task] = salesforce.tasks
+    assert (
+        f"after the overrun of maintenance #{window.pk} (Database upgrade)" in (task["Description"])
+    )

@@ -5,12 +5,25 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from apps.incidents.models import MaintenanceWindow
+from apps.core.models import AuditEvent
+from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
+from apps.incidents.services import (
+    incident_attach_child,
+    incident_resolve,
+    maintenance_complete,
+    maintenance_extend,
+)
 from apps.postmortems.models import CustomerSlaPolicy, SlaCredit, SlaPolicy
-from apps.postmortems.services import credit_set_state, credits_approve, credits_compute
+from apps.postmortems.services import (
+    credit_set_state,
+    credits_approve,
+    credits_compute,
+    overrun_credits_compute,
+)
 from apps.postmortems.sla import weighted_downtime
-from tests.factories import CustomerFactory, SubscriberFactory
+from tests.factories import ALL_CLEAR, CustomerFactory, SubscriberFactory
 from tests.postmortems.conftest import past_incident
 
 ACTOR = "pytest"
@@ -230,3 +243,96 @@ def test_a_policy_with_a_muddled_schedule_is_refused_with_the_reason() -> None:
     assert "Tier 2: list tiers from the highest threshold down" in errors["credit_tiers"][0]
     assert any("Unknown statuses: meltdown" in e for e in errors["downtime_weights"])
     assert any("major_outage must be a percentage" in e for e in errors["downtime_weights"])
+
+
+def _cascade(*, end: datetime, child_confirmed: bool = True) -> tuple[Incident, Incident]:
+    """Payments down everywhere (the parent) and, attached to it, the API down in Europe
+    (the child, which customers hear about through the parent), both from JUNE to `end`."""
+    parent = past_incident(start=JUNE, end=None, services={"payments": "major_outage"})
+    child = past_incident(start=JUNE, end=None, services={"api": "major_outage"}, regions=("eu",))
+    if not child_confirmed:  # an alert opened internally, then attached
+        Incident.objects.filter(pk=child.pk).update(customer_impact_confirmed=False)
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    incident_resolve(incident=parent, body="Back to normal.", **ALL_CLEAR, actor=ACTOR)
+    IncidentUpdate.objects.filter(incident__in=[parent, child], status="resolved").update(
+        display_at=end, created_at=end
+    )
+    Incident.objects.filter(pk__in=[parent.pk, child.pk]).update(resolved_at=end)
+    parent.refresh_from_db()
+    child.refresh_from_db()
+    return parent, child
+
+
+@pytest.mark.parametrize("child_confirmed", [True, False])
+def test_customers_hit_only_through_a_child_incident_are_credited_once(
+    catalog, policy, child_confirmed
+) -> None:
+    api_eu = CustomerFactory(tier="enterprise", region=catalog["eu"], monthly_fee=Decimal("800"))
+    SubscriberFactory(customer=api_eu, subscription__services=[catalog["api"]])
+    api_us = CustomerFactory(tier="enterprise", region=catalog["us"], monthly_fee=Decimal("800"))
+    SubscriberFactory(customer=api_us, subscription__services=[catalog["api"]])
+    both = CustomerFactory(tier="enterprise", region=catalog["eu"], monthly_fee=Decimal("800"))
+    SubscriberFactory(customer=both)  # every service: down through parent and child at once
+    parent, _ = _cascade(end=at(60), child_confirmed=child_confirmed)
+
+    credits = {c.customer_id: c for c in credits_compute(incident=parent, actor=ACTOR)}
+
+    # the API outage was in Europe only: the US customer of the API lost nothing
+    assert set(credits) == {api_eu.pk, both.pk}
+    only_child = credits[api_eu.pk]
+    assert only_child.incident == parent and only_child.downtime_minutes == Decimal("60.00")
+    assert (only_child.credit_pct, only_child.amount) == (Decimal("10"), Decimal("80.00"))
+    # the same hour through two incidents counts once, in one credit
+    assert credits[both.pk].downtime_minutes == Decimal("60.00")
+    assert credits[both.pk].amount == Decimal("80.00")
+    credits_compute(incident=parent, actor=ACTOR)  # computing again adds nothing
+    assert SlaCredit.objects.filter(customer=both).count() == 1
+    assert SlaCredit.objects.filter(customer=api_eu).count() == 1
+
+
+def test_a_maintenance_overrun_past_two_hours_proposes_credits(catalog, eu_customer) -> None:
+    short = _maintenance(start=at(-3000), planned_minutes=60, actual_minutes=150, catalog=catalog)
+    assert overrun_credits_compute(window=short, actor=ACTOR) == []  # 90 min over: no offer
+
+    window = _maintenance(start=JUNE, planned_minutes=60, actual_minutes=210, catalog=catalog)
+    [credit] = overrun_credits_compute(window=window, actor=ACTOR)
+    assert (credit.maintenance, credit.incident, credit.customer) == (window, None, eu_customer)
+    # both overruns this month count (150 + 90 min), the planned hours do not
+    assert credit.downtime_minutes == Decimal("240.00")
+    assert (credit.credit_pct, credit.amount, credit.state) == (
+        Decimal("10"),
+        Decimal("100.00"),
+        "proposed",
+    )
+    overrun_credits_compute(window=window, actor=ACTOR)  # the event again: nothing new
+    assert SlaCredit.objects.get(maintenance=window).amount == Decimal("100.00")
+    assert credits_approve(credits=[credit], actor=ACTOR) == 1
+    # an incident later that month adds only what the deeper tier owes beyond it
+    incident = past_incident(start=at(1000), end=at(1300), services={"payments": "major_outage"})
+    [more] = credits_compute(incident=incident, actor=ACTOR)
+    assert (more.credit_pct, more.amount) == (Decimal("25"), Decimal("150.00"))
+
+
+def test_a_window_the_cadence_extended_is_measured_against_its_planned_end(
+    catalog, eu_customer, django_capture_on_commit_callbacks
+) -> None:
+    now = timezone.now()
+    window = MaintenanceWindow.objects.create(
+        title="Database upgrade",
+        scheduled_start=now - timedelta(hours=5),
+        scheduled_end=now - timedelta(hours=4),
+        actual_start=now - timedelta(hours=5),
+        status="in_progress",
+        expected_impact="unavailable",
+    )
+    window.services.set([catalog["payments"]])
+    # what the cadence tick does while it runs long: customers are told a later end
+    maintenance_extend(window=window, new_end=now + timedelta(minutes=15), actor=ACTOR)
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_complete(window=window, actor=ACTOR)
+
+    credits = SlaCredit.objects.filter(maintenance=window)
+    assert credits.filter(customer=eu_customer).exists()
+    assert {c.state for c in credits} == {"proposed"} and all(c.amount > 0 for c in credits)
+    computed = AuditEvent.objects.get(action="sla_credits.computed", object_id=str(window.pk))
+    assert computed.details["overrun_minutes"] >= 4 * 60

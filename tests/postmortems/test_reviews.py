@@ -12,6 +12,7 @@ from apps.communications import delivery
 from apps.communications.models import Delivery, Message
 from apps.communications.services import message_publish
 from apps.core.exceptions import Conflict, ValidationFailed
+from apps.core.models import AuditEvent
 from apps.incidents.services import (
     incident_change_severity,
     incident_open,
@@ -232,3 +233,65 @@ def test_action_items_are_reminded_when_due(catalog, django_capture_on_commit_ca
     item.refresh_from_db()
     assert item.reminded_at == due
     assert reminders_send(now=due)["action_items"] == 0
+
+
+def _overdue_reviews(capture, *owners) -> list[PostIncidentReview]:
+    reviews = []
+    for owner in owners:
+        incident = resolved("P1", commander=owner, capture=capture)
+        reviews.append(PostIncidentReview.objects.get(incident=incident))
+    return reviews
+
+
+def test_a_refused_owner_neither_repeats_nor_stops_the_other_reminders(
+    catalog, django_capture_on_commit_callbacks, smtp
+) -> None:
+    good = UserFactory(email="good@example.com")
+    refused = UserFactory(email="gone@example.com")
+    smtp.refuse["gone@example.com"] = "550 5.1.1 No such mailbox"
+    # the refused owner's review comes first in one run and last in the next
+    ours, theirs = _overdue_reviews(django_capture_on_commit_callbacks, refused, good)
+    late = max(ours.due_at, theirs.due_at) + timedelta(hours=1)
+
+    for minute in range(3):  # three ticks of the reminder job
+        reminders_send(now=late + timedelta(minutes=minute))
+
+    [sent] = smtp.to("good@example.com")
+    assert "Post-incident review overdue" in sent["Subject"]
+    assert smtp.to("gone@example.com") == []
+    theirs.refresh_from_db()
+    assert theirs.reminded_overdue_at == late and theirs.reminder_error == ""
+    ours.refresh_from_db()
+    assert "gone@example.com" in ours.reminder_error
+    assert "550 5.1.1 No such mailbox" in ours.reminder_error
+    # refused for good: recorded once, not tried again every minute
+    failures = AuditEvent.objects.filter(
+        action="postmortem.reminder_failed", object_id=str(ours.pk)
+    )
+    assert failures.count() == 1
+    assert "550 5.1.1 No such mailbox" in failures.get().details["reason"]
+    # staff see why on the review's page
+    staff = Client(HTTP_HOST=TEST_HOST)
+    staff.force_login(UserFactory(is_superuser=True))
+    page = staff.get(f"/admin/postmortems/postincidentreview/{ours.pk}/change/")
+    assert "550 5.1.1 No such mailbox" in page.content.decode()
+
+
+def test_a_reminder_the_server_defers_goes_out_on_the_next_tick(
+    catalog, django_capture_on_commit_callbacks, smtp
+) -> None:
+    owner = UserFactory(email="busy@example.com")
+    [review] = _overdue_reviews(django_capture_on_commit_callbacks, owner)
+    smtp.defer["busy@example.com"] = 1  # one "451 try again later", then accepted
+    late = review.due_at + timedelta(hours=1)
+
+    assert reminders_send(now=late)["overdue"] == 0
+    review.refresh_from_db()
+    assert review.reminded_overdue_at is None and "451" in review.reminder_error
+
+    assert reminders_send(now=late + timedelta(minutes=1))["overdue"] == 1
+    assert reminders_send(now=late + timedelta(minutes=2))["overdue"] == 0
+    assert len(smtp.to("busy@example.com")) == 1
+    review.refresh_from_db()
+    assert review.reminded_overdue_at == late + timedelta(minutes=1)
+    assert review.reminder_error == ""

@@ -4,6 +4,7 @@ from apps.postmortems.services.credits import (
     credit_set_state,
     credits_approve,
     credits_compute,
+    overrun_credits_compute,
 )
 from apps.postmortems.services.reviews import (
     reminders_send,
@@ -17,6 +18,7 @@ __all__ = [
     "credit_set_state",
     "credits_approve",
     "credits_compute",
+    "overrun_credits_compute",
     "reminders_send",
     "review_complete",
     "review_create_for",

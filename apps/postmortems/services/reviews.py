@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import logging
+import smtplib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from anymail.exceptions import AnymailError
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -13,7 +16,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.communications.choices import ChannelKey, MessageKind
+from apps.communications.channels.email import classify, describe
+from apps.communications.choices import AttemptOutcome, ChannelKey, MessageKind
 from apps.communications.context import status_page_url
 from apps.communications.models import Message
 from apps.communications.services import default_channels, message_draft
@@ -37,6 +41,9 @@ from apps.postmortems.models import ActionItem, PostIncidentReview, SlaCredit, T
 
 logger = logging.getLogger(__name__)
 REMIND_BEFORE = timedelta(hours=24)
+SYSTEM = "Clarion"
+# What a failed send can raise: SMTP and socket errors, or an ESP's API error (anymail).
+SEND_ERRORS = (OSError, smtplib.SMTPException, AnymailError)
 # The channels a published review goes out on: those that reach a subscriber personally.
 REVIEW_CHANNELS = (ChannelKey.EMAIL, ChannelKey.WEBHOOK, ChannelKey.SLACK, ChannelKey.TEAMS)
 
@@ -323,18 +330,92 @@ def _admin_url(path: str) -> str:
     return f"{status_page_url()}admin/postmortems/{path}"
 
 
-def _remind(to: list[str], subject: str, body: str) -> bool:
+@dataclass
+class _Attempt:
+    """What one reminder's sending did: who got it, and why the others did not."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # address -> reason
+    transient: bool = False  # a failure that may pass (4xx, a dropped connection)
+
+    @property
+    def settled(self) -> bool:
+        """Done with: it went out to someone, or it was refused for good (retrying a 5xx
+        every minute would change nothing)."""
+        return bool(self.sent) or (bool(self.failed) and not self.transient)
+
+
+def _remind(to: list[str], subject: str, body: str) -> _Attempt:
+    """Send the reminder to each address on its own, so that one refused address costs
+    only its own copy."""
     if not to:
         logger.warning("no one to send %r to: no owner and no administrator", subject)
-        return False
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
-    return True
+        return _Attempt()
+    attempt = _Attempt()
+    for address in to:
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+        except SEND_ERRORS as exc:
+            attempt.failed[address] = describe(exc)[:500]
+            attempt.transient |= classify(exc) == AttemptOutcome.TRANSIENT
+            logger.warning("reminder %r to %s failed: %s", subject, address, exc)
+        else:
+            attempt.sent.append(address)
+    return attempt
+
+
+def _deliver(
+    row: PostIncidentReview | ActionItem,
+    *,
+    stamp: str,
+    what: str,
+    to: list[str],
+    subject: str,
+    body: str,
+    now: datetime,
+) -> bool:
+    """Send one reminder and record it on `row`, in its own savepoint: stamped (`stamp`)
+    once it went out, or was refused for good; what failed goes to `reminder_error`
+    (shown to staff in the portal), and to the audit log once it will not be retried.
+    Returns whether it went out to anyone."""
+    with transaction.atomic():
+        attempt = _remind(to, subject, body)
+        fields = []
+        if attempt.settled:
+            setattr(row, stamp, now)
+            fields.append(stamp)
+        error = ""
+        if attempt.failed:
+            reasons = "; ".join(f"{a}: {r}" for a, r in attempt.failed.items())
+            retry = "" if attempt.settled else " Trying again on the next run."
+            error = (
+                f"{what} reminder of {now:%Y-%m-%d %H:%M} UTC not delivered to {reasons}.{retry}"
+            )
+        if row.reminder_error != error:
+            row.reminder_error = error
+            fields.append("reminder_error")
+        if fields:
+            row.save(update_fields=fields)
+        if attempt.settled:
+            review = row if isinstance(row, PostIncidentReview) else row.review
+            for address, reason in attempt.failed.items():
+                audit_record(
+                    actor=SYSTEM,
+                    action="postmortem.reminder_failed",
+                    obj=review,
+                    details={"reminder": what, "to": address, "reason": reason},
+                )
+    return bool(attempt.sent)
 
 
 def reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     """Remind review owners 24 h before the deadline and once it has passed, and action
     item owners when an item is due. Each reminder once (stamped); one run at a time per
-    tenant (advisory lock), so overlapping ticks send nothing twice."""
+    tenant (advisory lock), so overlapping ticks send nothing twice.
+
+    Each reminder is sent and stamped on its own: an address the mail server refuses is
+    recorded on the review (or action item) and does not hold back, or repeat, the
+    others. A temporary failure (4xx, no connection) is tried again on the next run."""
     now = now or timezone.now()
     sent = {"due_soon": 0, "overdue": 0, "action_items": 0}
     tenant = current_tenant().name
@@ -348,42 +429,48 @@ def reminders_send(*, now: datetime | None = None) -> dict[str, int]:
             due_at__gt=now, due_at__lte=now + REMIND_BEFORE, reminded_due_soon_at=None
         ):
             left = _duration_text(_minutes(review.due_at - now))
-            if _remind(
-                _recipients(review.owner),
-                f"[{tenant}] Post-incident review due in {left}: {review.incident.title}",
-                f"The review of incident #{review.incident_id} ({review.incident.title}) is due "
-                f"{review.due_at:%Y-%m-%d %H:%M} UTC, in {left}.\n\n"
+            if _deliver(
+                review,
+                stamp="reminded_due_soon_at",
+                what="Due-soon",
+                to=_recipients(review.owner),
+                subject=f"[{tenant}] Post-incident review due in {left}: {review.incident.title}",
+                body=f"The review of incident #{review.incident_id} ({review.incident.title}) "
+                f"is due {review.due_at:%Y-%m-%d %H:%M} UTC, in {left}.\n\n"
                 f"{_admin_url(f'postincidentreview/{review.pk}/change/')}",
+                now=now,
             ):
-                review.reminded_due_soon_at = now
-                review.save(update_fields=["reminded_due_soon_at"])
                 sent["due_soon"] += 1
         for review in drafts.filter(due_at__lte=now, reminded_overdue_at=None):
             late = _duration_text(_minutes(now - review.due_at))
-            if _remind(
-                _recipients(review.owner),
-                f"[{tenant}] Post-incident review overdue: {review.incident.title}",
-                f"The review of incident #{review.incident_id} ({review.incident.title}) was "
-                f"due {review.due_at:%Y-%m-%d %H:%M} UTC, {late} ago.\n\n"
+            if _deliver(
+                review,
+                stamp="reminded_overdue_at",
+                what="Overdue",
+                to=_recipients(review.owner),
+                subject=f"[{tenant}] Post-incident review overdue: {review.incident.title}",
+                body=f"The review of incident #{review.incident_id} ({review.incident.title}) "
+                f"was due {review.due_at:%Y-%m-%d %H:%M} UTC, {late} ago.\n\n"
                 f"{_admin_url(f'postincidentreview/{review.pk}/change/')}",
+                now=now,
             ):
-                review.reminded_overdue_at = now
-                review.save(update_fields=["reminded_overdue_at"])
                 sent["overdue"] += 1
         items = ActionItem.objects.filter(
             status__in=OPEN_ACTION_STATUSES, due_date__lte=now.date(), reminded_at=None
         ).select_related("owner", "review__incident", "review__owner")
         for item in items:
-            if _remind(
-                _recipients(item.owner or item.review.owner),
-                f"[{tenant}] Action item due: {item.title}",
-                f"The action item '{item.title}' from the review of incident "
+            if _deliver(
+                item,
+                stamp="reminded_at",
+                what="Action item",
+                to=_recipients(item.owner or item.review.owner),
+                subject=f"[{tenant}] Action item due: {item.title}",
+                body=f"The action item '{item.title}' from the review of incident "
                 f"#{item.review.incident_id} ({item.review.incident.title}) was due "
                 f"{item.due_date:%Y-%m-%d}.\n"
                 + (f"Ticket: {item.tracker_url}\n" if item.tracker_url else "")
                 + f"\n{_admin_url(f'postincidentreview/{item.review_id}/change/')}",
+                now=now,
             ):
-                item.reminded_at = now
-                item.save(update_fields=["reminded_at"])
                 sent["action_items"] += 1
     return sent
