@@ -6,7 +6,7 @@ A customer is down while a service it uses is in a weighted status in its region
 incidents at once count once, at the heavier weight (the weighted time is the integral of
 the largest weight in force, not a sum). A child incident (a cascading failure) counts as
 its parent's: customers heard of it through the parent. Maintenance counts per the policy:
-by default only its overrun past the end announced before it began (see `planned_ends`).
+by default only its overrun past the end announced before it began (its `planned_end`).
 
 Months are calendar months in UTC. Uptime is measured against the whole month, so that a
 month-to-date figure is the contract figure if nothing else happens this month.
@@ -21,9 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Prefetch, Q
-from django.utils.dateparse import parse_datetime
 
-from apps.core.models import AuditEvent
 from apps.incidents.choices import ComponentStatus, ExpectedImpact
 from apps.incidents.models import Incident, IncidentUpdate, MaintenanceWindow
 from apps.postmortems.choices import MaintenanceCounting
@@ -31,8 +29,6 @@ from apps.postmortems.models import CustomerSlaPolicy, SlaPolicy, TierSlaPolicy
 from apps.subscribers.models import Customer, Subscription
 
 ALL_REGIONS: frozenset[int] = frozenset()
-# The audit action `apps.incidents.services.maintenance_extend` writes (with `old_end`).
-MAINTENANCE_EXTENDED = "maintenance.extended"
 
 
 @dataclass(frozen=True)
@@ -120,37 +116,11 @@ def _incident_outages(incident: Incident, *, now: datetime) -> list[Outage]:
     return outages
 
 
-def planned_ends(windows: Sequence[MaintenanceWindow]) -> dict[int, datetime]:
-    """The end each window had when it started: what customers were told before it began.
-
-    An extension while it runs is an overrun, not a new plan (the cadence tick moves the
-    end 30 minutes before it, for as long as the work goes on), so the scheduled end of a
-    window that ran long is not the one to measure it against. The audit log keeps every
-    extension's `old_end`; the first one made after the start is the planned end.
-    Extensions before the start are a longer plan (customers were told before it began)."""
-    found = {w.pk: w.scheduled_end for w in windows}
-    started = {w.pk: w.actual_start for w in windows if w.actual_start is not None}
-    if not started:
-        return found
-    extensions = (
-        AuditEvent.objects.filter(
-            action=MAINTENANCE_EXTENDED,
-            object_type=MaintenanceWindow._meta.label_lower,
-            object_id__in=[str(pk) for pk in started],
-        )
-        .order_by("created_at", "id")
-        .values_list("object_id", "created_at", "details")
-    )
-    settled: set[int] = set()
-    for object_id, created_at, details in extensions:
-        pk = int(object_id)
-        if pk in settled or created_at < started[pk]:
-            continue
-        settled.add(pk)
-        old_end = parse_datetime(str((details or {}).get("old_end", "")))
-        if old_end is not None:
-            found[pk] = min(old_end, found[pk])
-    return found
+def planned_end(window: MaintenanceWindow) -> datetime:
+    """The end customers were told before the window began: an extension while it runs is
+    an overrun, not a new plan (the cadence tick moves `scheduled_end` 30 minutes before it,
+    for as long as the work goes on). Extensions before the start are a longer plan."""
+    return window.planned_end or window.scheduled_end
 
 
 def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Outage]:
@@ -181,7 +151,6 @@ def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Ou
         .filter(Q(actual_end__isnull=True) | Q(actual_end__gt=start))
         .prefetch_related("services", "regions")
     )
-    planned = planned_ends(windows)
     for window in windows:
         assert window.actual_start is not None  # filtered above
         regions = frozenset(r.pk for r in window.regions.all())
@@ -193,7 +162,7 @@ def outages_between(start: datetime, end: datetime, *, now: datetime) -> list[Ou
                     window.actual_start,
                     window.actual_end or now,
                     ComponentStatus.UNDER_MAINTENANCE,
-                    announced_end=planned[window.pk],
+                    announced_end=planned_end(window),
                     maintenance_id=window.pk,
                 )
             )

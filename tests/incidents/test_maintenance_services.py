@@ -1,8 +1,11 @@
 """Maintenance windows: scheduling rules and the state machine."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
+from django.db import connection
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, ValidationFailed
@@ -18,6 +21,7 @@ from apps.incidents.services import (
 )
 
 ACTOR = "pytest"
+planned_end_migration = import_module("apps.incidents.migrations.0004_maintenance_planned_end")
 
 
 def schedule(**kwargs) -> MaintenanceWindow:
@@ -123,6 +127,32 @@ def test_extending_moves_the_end_later_only(services) -> None:
     with pytest.raises(ValidationFailed) as caught:
         maintenance_extend(window=window, new_end=window.scheduled_start, actor=ACTOR)
     assert "after the current end" in caught.value.fields["new_end"][0]
+
+
+def test_the_end_planned_when_it_starts_stays_while_an_overrun_moves_the_end(services) -> None:
+    window = schedule()
+    longer = window.scheduled_end + timedelta(hours=1)
+    maintenance_extend(window=window, new_end=longer, actor=ACTOR)  # before: a longer plan
+    window = maintenance_start(window=window, actor=ACTOR)
+    assert window.planned_end == longer
+    maintenance_extend(window=window, new_end=longer + timedelta(hours=3), actor=ACTOR)
+    window.refresh_from_db()
+    assert window.scheduled_end == longer + timedelta(hours=3)  # what customers see now
+    assert window.planned_end == longer  # what overruns are measured from (SLA credits)
+
+
+def test_windows_started_before_the_field_get_their_planned_end_from_the_audit_log(
+    services,
+) -> None:
+    window = maintenance_start(window=schedule(), actor=ACTOR)
+    planned = window.scheduled_end
+    maintenance_extend(window=window, new_end=planned + timedelta(hours=2), actor=ACTOR)
+    maintenance_extend(window=window, new_end=planned + timedelta(hours=3), actor=ACTOR)
+    MaintenanceWindow.objects.filter(pk=window.pk).update(planned_end=None)  # as before 0004
+    with connection.schema_editor() as editor:
+        planned_end_migration.backfill(django_apps, editor)
+    window.refresh_from_db()
+    assert window.planned_end == planned  # the first extension's old end, not the last
 
 
 def test_an_update_cannot_jump_states(services) -> None:

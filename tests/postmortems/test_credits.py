@@ -322,6 +322,7 @@ def test_a_window_the_cadence_extended_is_measured_against_its_planned_end(
         scheduled_start=now - timedelta(hours=5),
         scheduled_end=now - timedelta(hours=4),
         actual_start=now - timedelta(hours=5),
+        planned_end=now - timedelta(hours=4),  # what maintenance_start records
         status="in_progress",
         expected_impact="unavailable",
     )

@@ -42,6 +42,13 @@ class MaintenanceWindow(models.Model):
     )
     actual_start = models.DateTimeField(null=True, blank=True)
     actual_end = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The end customers were told before it started (set when it starts). An "
+        "extension while it runs is an overrun, measured from here; `scheduled_end` moves.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -106,6 +106,7 @@ def maintenance_start(
     now = timezone.now()
     window.status = MaintenanceStatus.IN_PROGRESS
     window.actual_start = now
+    window.planned_end = window.scheduled_end  # what customers were told: overruns count from here
     window.save()
     _note(window, body.strip() or "Maintenance has started.", actor, now)
     audit_record(actor=actor, action="maintenance.started", obj=window)

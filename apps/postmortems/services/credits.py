@@ -114,7 +114,7 @@ def overrun_credits_compute(
         or window.expected_impact == ExpectedImpact.NONE
     ):
         return []
-    overrun = window.actual_end - sla.planned_ends([window])[window.pk]
+    overrun = window.actual_end - sla.planned_end(window)
     if overrun <= OVERRUN_CREDIT_AFTER:
         return []
     credits = _compute(
