@@ -41,6 +41,16 @@ def on_resolved(event: DomainEvent) -> None:
     tasks_support.support_chat_notify.delay(support_chat.RESOLVED, incident_id)
 
 
+def on_false_alarm(event: DomainEvent) -> None:
+    # Closed like a resolve, with the false-alarm notice (services.helpdesk.resolution_text).
+    tasks_support.helpdesk_close.delay(event.data["incident_id"])
+
+
+def on_reopened(event: DomainEvent) -> None:
+    # helpdesk_flag reopens the known-issue ticket of a reopened incident and flags again.
+    tasks_support.helpdesk_flag.delay(event.data["incident_id"])
+
+
 def on_reminder(event: DomainEvent) -> None:
     kind = support_chat.REMINDER if event.name == UPDATE_REMINDER else support_chat.OVERDUE
     tasks_support.support_chat_notify.delay(
@@ -54,5 +64,7 @@ def connect() -> None:
     subscribe(events.INCIDENT_SEVERITY_CHANGED, on_opened)
     subscribe(events.UPDATE_POSTED, on_update_posted)
     subscribe(events.INCIDENT_RESOLVED, on_resolved)
+    subscribe(events.INCIDENT_FALSE_ALARM, on_false_alarm)
+    subscribe(events.INCIDENT_REOPENED, on_reopened)
     subscribe(UPDATE_REMINDER, on_reminder)
     subscribe(UPDATE_OVERDUE, on_reminder)

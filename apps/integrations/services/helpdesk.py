@@ -4,14 +4,21 @@
   known-issue ticket for the incident (Zendesk problem: internal subject, public
   description = the canned response), then every open ticket created since the incident
   started that matches (`match_rules_for`) is linked to it, tagged `known_issue` and
-  `clarion-incident-<id>` and given an internal note with the canned response.
+  `clarion-incident-<id>` and given an internal note with the canned response. A ticket
+  that belongs to another open incident (`ticket_owner`) is left where it is.
 - **New tickets** (`helpdesk_ticket_received`, from the webhook): a matching ticket is
   linked the same way and, if the tenant enabled auto-reply, answered with the canned
   response.
-- **Close** (`helpdesk_close`, on resolve): tickets whose requester wrote after the flag are
-  unlinked and left open for a person; the resolution is posted on the problem, which is
-  solved (Zendesk solves its incidents); Clarion then checks every linked ticket and solves
-  any still open. With auto-close off, only the resolution comment is posted.
+- **Close** (`helpdesk_close`, on resolve and on false alarm): tickets whose requester wrote
+  after the flag are unlinked and left open for a person; the resolution
+  (`resolution_text`: never the in-progress canned response) is posted on the problem,
+  which is solved (Zendesk solves its incidents); Clarion then checks every linked ticket
+  and solves any still open. A ticket moved to another problem meanwhile is recorded as
+  moved and left to it. If the help desk refuses the problem for good (deleted, closed),
+  Clarion solves the linked tickets one by one and records why the problem was given up.
+  With auto-close off, only the resolution comment is posted.
+- **Reopen** (`helpdesk_flag` again, on `incident.reopened`): the known-issue ticket is
+  opened again (a new one if the old cannot be) and the flagging runs once more.
 
 Every call is recorded as a `HelpdeskAction` (ticket, action, outcome). A transient failure
 (help desk down, 429) is recorded and raised, for the task to retry; the work is idempotent
@@ -51,11 +58,13 @@ from apps.integrations.outbound.helpdesk import Helpdesk, MatchRules, Ticket, ti
 from apps.integrations.outbound.helpdesk import words_of as _words_of
 from apps.integrations.outbound.zendesk.client import ZendeskClient
 from apps.integrations.outbound.zendesk.provider import ZendeskHelpdesk
-from apps.integrations.services.canned import canned_response_for
+from apps.integrations.services.canned import canned_response_for, canned_responses_refresh
 from apps.subscribers.models import Customer
 
 T = TypeVar("T")
 KNOWN_ISSUE_TAG = "known_issue"
+# What helpdesk_for() gives: the Helpdesk interface plus `reopen_problem`.
+Provider = ZendeskHelpdesk | FreshdeskHelpdesk
 
 
 def incident_tag(incident: Incident) -> str:
@@ -70,7 +79,7 @@ def helpdesk_installation() -> HelpdeskInstallation | None:
     return HelpdeskInstallation.objects.filter(enabled=True).first()
 
 
-def helpdesk_for(installation: HelpdeskInstallation) -> Helpdesk:
+def helpdesk_for(installation: HelpdeskInstallation) -> Provider:
     """The provider the tenant picked, with its credentials."""
     if installation.provider == HelpdeskProvider.FRESHDESK:
         client = FreshdeskClient(
@@ -128,6 +137,44 @@ def helpdesk_counts(incident: Incident) -> dict[str, int]:
         left_open=Count("id", filter=Q(state=TicketState.LEFT_OPEN)),
     )
     return {k: int(v or 0) for k, v in counts.items()}
+
+
+def ticket_owner(ticket: Ticket, *, provider: str) -> HelpdeskProblem | None:
+    """The known-issue ticket of an open (unresolved) Clarion incident that `ticket` belongs
+    to, if any. Zendesk says it (the ticket's problem); Freshdesk has no problems, so it is
+    the incident Clarion linked the ticket to last."""
+    problems = HelpdeskProblem.objects.filter(
+        provider=provider, closed_at__isnull=True, incident__resolved_at__isnull=True
+    ).select_related("incident")
+    if provider == HelpdeskProvider.ZENDESK:
+        if not ticket.problem_id:
+            return None
+        return problems.filter(external_id=ticket.problem_id).first()
+    link = (
+        HelpdeskTicketLink.objects.filter(
+            ticket_id=ticket.id,
+            state=TicketState.LINKED,
+            closed_at__isnull=True,
+            incident__helpdesk_problem__in=problems,
+        )
+        .order_by("-flagged_at", "-id")
+        .first()
+    )
+    return problems.filter(incident_id=link.incident_id).first() if link is not None else None
+
+
+def _known_issue_ticket(ticket: Ticket, *, provider: str) -> bool:
+    """Whether `ticket` is one of Clarion's known-issue tickets (never linked to another:
+    two incidents on one service would otherwise swallow each other's problem)."""
+    return HelpdeskProblem.objects.filter(provider=provider, external_id=ticket.id).exists()
+
+
+def _points_at(problem: HelpdeskProblem, ticket: Ticket) -> bool:
+    """Whether `ticket` still belongs to `problem` (nobody moved it to another one)."""
+    if problem.provider == HelpdeskProvider.ZENDESK:
+        return ticket.problem_id == problem.external_id
+    owner = ticket_owner(ticket, provider=problem.provider)
+    return owner is None or owner.pk == problem.pk
 
 
 # --- the bookkeeping ----------------------------------------------------------------------
@@ -260,18 +307,24 @@ def _problem(
 
 def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
     """Open the incident's known-issue ticket and flag the open tickets about it (once;
-    a second run only does what the first could not)."""
+    a second run only does what the first could not). A reopened incident (its problem
+    closed, the incident open again) gets its known-issue ticket reopened and is flagged
+    again. A resolved incident is not flagged."""
     installation = helpdesk_installation()
     incident = Incident.objects.filter(pk=incident_id).first()
     if installation is None or incident is None or incident.parent_id is not None:
         return None
     with _incident_lock(incident.pk):
         existing = HelpdeskProblem.objects.filter(incident=incident).first()
-        if existing is not None and existing.flagged_at is not None:
+        if incident.resolved_at is not None:
             return existing
-        canned = canned_response_for(incident=incident).text
+        if existing is not None and existing.flagged_at is not None and existing.closed_at is None:
+            return existing
         helpdesk = helpdesk_for(installation)
         try:
+            if existing is not None and existing.closed_at is not None:
+                _problem_reopen(helpdesk, existing)
+            canned = canned_response_for(incident=incident).text
             problem = _problem(helpdesk, incident, installation, canned)
             if problem is None:
                 return None
@@ -279,7 +332,19 @@ def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
             if not rules.empty:
                 tickets = helpdesk.open_tickets_since(incident.started_at)
                 for ticket in _recorded_search(incident, tickets):
-                    if ticket.id == problem.external_id or not ticket_matches(ticket, rules):
+                    if not ticket_matches(ticket, rules) or _known_issue_ticket(
+                        ticket, provider=problem.provider
+                    ):
+                        continue
+                    owner = ticket_owner(ticket, provider=problem.provider)
+                    if owner is not None and owner.pk != problem.pk:
+                        _record_once(
+                            incident,
+                            ticket.id,
+                            "skipped",
+                            f"already linked to known-issue ticket #{owner.external_id} of "
+                            f"open incident #{owner.incident_id}; left there",
+                        )
                         continue
                     _link(
                         helpdesk,
@@ -294,6 +359,43 @@ def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
             return problem
         finally:
             helpdesk.close()
+
+
+def _problem_reopen(helpdesk: Provider, problem: HelpdeskProblem) -> None:
+    """The incident was reopened: open its known-issue ticket again, or forget it (a new
+    one is created) when the help desk refuses for good (deleted, closed), and let the
+    flagging run again."""
+    incident = problem.incident
+    canned_responses_refresh(incident=incident)  # the resolved wording must not be reused
+    note = (
+        f"Clarion incident #{incident.pk} was reopened: the issue is back. Tickets about it are "
+        "linked here again until it is resolved."
+    )
+    reopened = _attempt(
+        incident,
+        problem.external_id,
+        "problem_reopened",
+        lambda: helpdesk.reopen_problem(problem_id=problem.external_id, note=note),
+    )
+    if reopened is None:
+        _record(
+            incident,
+            problem.external_id,
+            "problem_replaced",
+            ActionOutcome.OK,
+            "the known-issue ticket cannot be reopened: Clarion opens a new one",
+        )
+        problem.external_id = ""
+    problem.closed_at = None
+    problem.flagged_at = None
+    problem.save(update_fields=["external_id", "closed_at", "flagged_at"])
+
+
+def _record_once(incident: Incident, ticket_id: str, action: str, detail: str) -> None:
+    if not HelpdeskAction.objects.filter(
+        incident=incident, ticket_id=ticket_id, action=action
+    ).exists():
+        _record(incident, ticket_id, action, ActionOutcome.OK, detail)
 
 
 def _recorded_search(incident: Incident, tickets: Iterator[Ticket]) -> Iterator[Ticket]:
@@ -316,6 +418,19 @@ def helpdesk_webhook_store(
     return delivery if created else None
 
 
+def _candidates_for(ticket: Ticket, *, provider: str) -> list[HelpdeskProblem]:
+    """The open incidents a new ticket may be linked to, most severe first: only its own
+    when it already belongs to one."""
+    problems = (
+        HelpdeskProblem.objects.filter(closed_at__isnull=True, incident__resolved_at__isnull=True)
+        .exclude(external_id="")
+        .select_related("incident")
+        .order_by("incident__severity", "-incident__started_at")
+    )
+    owner = ticket_owner(ticket, provider=provider)
+    return [p for p in problems if owner is None or p.pk == owner.pk]
+
+
 def helpdesk_ticket_received(*, delivery_id: int) -> str:
     """A new ticket while incidents are open: link it to the first open incident it
     matches (most severe first) and answer it if the tenant enabled auto-reply."""
@@ -331,15 +446,12 @@ def helpdesk_ticket_received(*, delivery_id: int) -> str:
             None, delivery.ticket_id, "fetched", lambda: helpdesk.ticket(delivery.ticket_id)
         )
         result = "ticket not found" if ticket is None else "no open incident matches"
-        problems = (
-            HelpdeskProblem.objects.filter(
-                closed_at__isnull=True, incident__resolved_at__isnull=True
-            )
-            .exclude(external_id="")
-            .select_related("incident")
-            .order_by("incident__severity", "-incident__started_at")
-        )
-        candidates = list(problems) if isinstance(ticket, Ticket) and ticket.is_open else []
+        candidates: list[HelpdeskProblem] = []
+        if isinstance(ticket, Ticket) and ticket.is_open:
+            if _known_issue_ticket(ticket, provider=installation.provider):
+                result = "one of Clarion's known-issue tickets"
+            else:
+                candidates = _candidates_for(ticket, provider=installation.provider)
         for problem in candidates:
             assert isinstance(ticket, Ticket)
             incident = problem.incident
@@ -382,20 +494,54 @@ def _replied_after_flag(helpdesk: Helpdesk, link: HelpdeskTicketLink) -> bool:
     )
 
 
-def _resolution_text(incident: Incident) -> str:
+def _and(names: list[str]) -> str:
+    if not names:
+        return "our services"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _resolved_body(incident: Incident) -> str:
     update = (
         incident.updates.filter(status="resolved")
         .exclude(body="")
         .order_by("-display_at", "-id")
         .first()
     )
-    if update is not None:
-        return update.body
-    return canned_response_for(incident=incident).text
+    return update.body if update is not None else ""
+
+
+def resolution_text(incident: Incident) -> str:
+    """What the tickets are solved with: the false-alarm notice, the public resolution
+    message, for a child resolved with its parent the parent's, else a plain all-clear.
+    Never the canned response, which says the team is still working on it."""
+    services = _and([row.service.name for row in incident.affected.select_related("service")])
+    if incident.false_alarm:
+        return (
+            "Thank you for your patience. After checking, this turned out to be a false alarm: "
+            f"{services} worked normally. There is nothing you need to do; if something still "
+            "looks wrong, reply to this ticket."
+        )
+    body = _resolved_body(incident)
+    if body:
+        return body
+    all_clear = (
+        f"The issue affecting {services} is resolved and everything works normally again. "
+        "Thank you for your patience; if you still see a problem, reply to this ticket."
+    )
+    parent = incident.parent
+    if parent is not None:
+        return f"This issue was resolved together with {parent.title}.\n\n" + (
+            _resolved_body(parent) or all_clear
+        )
+    return all_clear
+
+
+def _open_links(incident: Incident) -> QuerySet[HelpdeskTicketLink]:
+    return incident.helpdesk_tickets.filter(state=TicketState.LINKED, closed_at__isnull=True)
 
 
 def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
-    """Close the loop on resolve (see the module docstring)."""
+    """Close the loop on resolve or false alarm (see the module docstring)."""
     installation = helpdesk_installation()
     incident = Incident.objects.filter(pk=incident_id).first()
     if installation is None or incident is None or incident.resolved_at is None:
@@ -406,24 +552,11 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
             return problem
         helpdesk = helpdesk_for(installation)
         try:
-            open_links = list(incident.helpdesk_tickets.filter(state=TicketState.LINKED))
             if installation.auto_close:
-                for link in open_links:
+                for link in list(_open_links(incident)):
                     if _replied_after_flag(helpdesk, link):
-                        detached = _attempt(
-                            incident,
-                            link.ticket_id,
-                            "left_open",
-                            lambda link=link: helpdesk.detach(  # type: ignore[misc]
-                                ticket_id=link.ticket_id,
-                                note="The customer wrote after this ticket was flagged as a "
-                                "known issue: Clarion leaves it open for a person.",
-                            ),
-                        )
-                        if detached is not None:
-                            link.state = TicketState.LEFT_OPEN
-                            link.save(update_fields=["state"])
-            text = _resolution_text(incident)
+                        _leave_open(helpdesk, problem, link)
+            text = resolution_text(incident)
             done = _attempt(
                 incident,
                 problem.external_id,
@@ -432,11 +565,29 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
                     problem_id=problem.external_id, comment=text, solve=installation.auto_close
                 ),
             )
-            if done is None:
-                return problem
             if installation.auto_close:
-                for link in incident.helpdesk_tickets.filter(state=TicketState.LINKED):
-                    _solve_one(helpdesk, link, text)
+                # Refused (deleted, closed): the help desk solves nothing with the problem,
+                # so every ticket is solved here, one by one.
+                for link in _open_links(incident):
+                    _solve_one(helpdesk, problem, link, text, with_problem=done is not None)
+            if done is None:
+                refusal = HelpdeskAction.objects.filter(
+                    incident=incident, ticket_id=problem.external_id, action="resolution_posted"
+                ).first()
+                _record(
+                    incident,
+                    problem.external_id,
+                    "problem_given_up",
+                    ActionOutcome.REFUSED,
+                    f"The known-issue ticket refused the resolution "
+                    f"({refusal.detail if refusal else 'no reason given'}); "
+                    + (
+                        "Clarion solved the linked tickets itself"
+                        if installation.auto_close
+                        else "auto-close is off: the linked tickets are left as they are"
+                    )
+                    + " and stops retrying.",
+                )
             problem.closed_at = timezone.now()
             problem.save(update_fields=["closed_at"])
             return problem
@@ -444,14 +595,68 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
             helpdesk.close()
 
 
-def _solve_one(helpdesk: Helpdesk, link: HelpdeskTicketLink, text: str) -> None:
-    """Check a linked ticket; solve it if the problem did not already."""
+def _fetched(helpdesk: Helpdesk, link: HelpdeskTicketLink) -> Ticket | None:
     ticket = _attempt(
         link.incident, link.ticket_id, "verified", lambda: helpdesk.ticket(link.ticket_id)
     )
-    if ticket is None:
+    return ticket if isinstance(ticket, Ticket) else None
+
+
+def _moved_elsewhere(problem: HelpdeskProblem, link: HelpdeskTicketLink, ticket: Ticket) -> bool:
+    """True (and recorded, the link finished) when someone moved the ticket off the
+    incident's known-issue ticket: its new owner answers it, not this resolution."""
+    if _points_at(problem, ticket):
+        return False
+    where = f"problem #{ticket.problem_id}" if ticket.problem_id else "no problem"
+    owner = ticket_owner(ticket, provider=problem.provider)
+    if owner is not None:
+        where = f"known-issue ticket #{owner.external_id} of incident #{owner.incident_id}"
+    _record(
+        link.incident,
+        link.ticket_id,
+        "moved",
+        ActionOutcome.OK,
+        f"now linked to {where}, not to #{problem.external_id}: not solved with this incident",
+    )
+    link.closed_at = timezone.now()
+    link.save(update_fields=["closed_at"])
+    return True
+
+
+def _leave_open(helpdesk: Helpdesk, problem: HelpdeskProblem, link: HelpdeskTicketLink) -> None:
+    """The customer wrote after the flag: unlink the ticket for a person (unless it was
+    moved to another problem, which keeps it)."""
+    ticket = _fetched(helpdesk, link)
+    if ticket is None or _moved_elsewhere(problem, link, ticket):
         return
-    assert isinstance(ticket, Ticket)
+    detached = _attempt(
+        link.incident,
+        link.ticket_id,
+        "left_open",
+        lambda: helpdesk.detach(
+            ticket_id=link.ticket_id,
+            note="The customer wrote after this ticket was flagged as a known issue: Clarion "
+            "leaves it open for a person.",
+        ),
+    )
+    if detached is not None:
+        link.state = TicketState.LEFT_OPEN
+        link.save(update_fields=["state"])
+
+
+def _solve_one(
+    helpdesk: Helpdesk,
+    problem: HelpdeskProblem,
+    link: HelpdeskTicketLink,
+    text: str,
+    *,
+    with_problem: bool,
+) -> None:
+    """Check a linked ticket; solve it if the problem did not already (and it is still
+    the incident's)."""
+    ticket = _fetched(helpdesk, link)
+    if ticket is None or _moved_elsewhere(problem, link, ticket):
+        return
     if ticket.is_open:
         solved = _attempt(
             link.incident,
@@ -467,7 +672,7 @@ def _solve_one(helpdesk: Helpdesk, link: HelpdeskTicketLink, text: str) -> None:
             link.ticket_id,
             "auto_closed",
             ActionOutcome.OK,
-            "solved with the problem",
+            "solved with the problem" if with_problem else "already solved in the help desk",
         )
     link.state = TicketState.SOLVED
     link.closed_at = timezone.now()
@@ -476,7 +681,8 @@ def _solve_one(helpdesk: Helpdesk, link: HelpdeskTicketLink, text: str) -> None:
 
 def helpdesk_due() -> dict[str, list[int]]:
     """Incidents whose help-desk work is unfinished (a failed task ran out of retries):
-    published but not flagged, resolved but not closed. For the per-tenant sweep."""
+    published but not flagged (or reopened, their problem still closed), resolved but not
+    closed. For the per-tenant sweep."""
     if helpdesk_installation() is None:
         return {"flag": [], "close": []}
     published = Incident.objects.filter(
@@ -487,14 +693,20 @@ def helpdesk_due() -> dict[str, list[int]]:
     )
     flag = (
         published.filter(
-            Q(helpdesk_problem__isnull=True) | Q(helpdesk_problem__flagged_at__isnull=True)
+            Q(helpdesk_problem__isnull=True)
+            | Q(helpdesk_problem__flagged_at__isnull=True)
+            | Q(helpdesk_problem__closed_at__isnull=False)
         )
         .filter(resolved_at__isnull=True)
         .values_list("pk", flat=True)
         .distinct()
     )
     close = (
-        Incident.objects.filter(resolved_at__isnull=False, helpdesk_problem__closed_at__isnull=True)
+        Incident.objects.filter(
+            resolved_at__isnull=False,
+            helpdesk_problem__isnull=False,
+            helpdesk_problem__closed_at__isnull=True,
+        )
         .exclude(helpdesk_problem__external_id="")
         .values_list("pk", flat=True)
     )

@@ -4,6 +4,9 @@ Freshdesk has no problem tickets: the known issue is a tracking ticket (requeste
 installation's e-mail, tagged like the others); matching tickets get the tags and a private
 note, answers are replies, and on resolve Clarion comments the tracking ticket and resolves
 each linked ticket itself (status 4).
+
+Open is every status but resolved (4) and closed (5): pending (3), waiting on customer (6),
+waiting on third party (7) and the account's custom statuses are all unresolved tickets.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class FreshdeskHelpdesk(Helpdesk):
             organization=self._company(raw.get("company_id")),
             tags=tuple(raw.get("tags") or ()),
             fields={str(k): "" if v is None else str(v) for k, v in custom.items()},
-            is_open=status in (OPEN, PENDING),
+            is_open=status not in (RESOLVED, CLOSED),
         )
 
     def create_problem(self, *, subject: str, description: str, tags: Sequence[str]) -> str:
@@ -120,6 +123,13 @@ class FreshdeskHelpdesk(Helpdesk):
         )
         if solve:
             self.client.request("PUT", f"/tickets/{int(problem_id)}", json={"status": RESOLVED})
+
+    def reopen_problem(self, *, problem_id: str, note: str) -> None:
+        """The incident is back: the tracking ticket open again, with a private `note`."""
+        self.client.request("PUT", f"/tickets/{int(problem_id)}", json={"status": OPEN})
+        self.client.request(
+            "POST", f"/tickets/{int(problem_id)}/notes", json={"body": note, "private": True}
+        )
 
     def solve(self, *, ticket_id: str, comment: str) -> None:
         self.reply(ticket_id=ticket_id, body=comment)

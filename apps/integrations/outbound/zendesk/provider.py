@@ -122,6 +122,11 @@ class ZendeskHelpdesk(Helpdesk):
             fields["status"] = "solved"
         self.client.update(_id(problem_id), **fields)
 
+    def reopen_problem(self, *, problem_id: str, note: str) -> None:
+        """The incident is back: the problem open again, with an internal `note`. Zendesk
+        refuses (422) to reopen a ticket that is already closed."""
+        self.client.update(_id(problem_id), status="open", comment=(note, False))
+
     def solve(self, *, ticket_id: str, comment: str) -> None:
         self.client.update(_id(ticket_id), status="solved", comment=(comment, True))
 
