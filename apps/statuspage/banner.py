@@ -6,7 +6,7 @@ maintenance window in progress or starting within a day, targeted like the notif
   customer whose region is unknown sees them too, as subscribers do; an unknown customer
   key sees only global ones);
 - components: when every person of the customer chose services, only incidents touching
-  one of those services show;
+  one of those services show (an incident touches its children's services too);
 - tier: banners go to every tier (SMS is the channel reserved to enterprise customers).
 
 The text is the raw public update until a message's in-app broadcast is delivered; then it
@@ -15,7 +15,7 @@ is that message's `in_app` line, in the customer's time zone (`channels/in_app.p
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -46,7 +46,10 @@ def _line(text: str, limit: int = 200) -> str:
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def banners_for(customer_key: str | None, *, page_id: str, base_url: str) -> list[dict[str, Any]]:
+def banners_for(
+    customer_key: str | None, *, page_id: str, base_url: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The banners of the customer with `customer_key` (None: an unknown visitor) at `now`."""
     customer = (
         Customer.objects.filter(external_key=customer_key, active=True).first()
         if customer_key
@@ -66,7 +69,7 @@ def banners_for(customer_key: str | None, *, page_id: str, base_url: str) -> lis
     incidents = selectors.public_incidents().filter(status__in=OPEN_STATUSES, severity__in=in_app)
     for incident in incidents:
         regions = {r.pk for r in incident.regions.all()}
-        touched = {row.service_id for row in incident.affected.all()}
+        touched = selectors.thread_service_ids(incident)
         if not region_ok(regions) or (services is not None and not touched & services):
             continue
         latest = incident.public_updates[0].body if incident.public_updates else ""
@@ -82,7 +85,7 @@ def banners_for(customer_key: str | None, *, page_id: str, base_url: str) -> lis
                 "updated_at": selectors.iso(incident.updated_at),
             }
         )
-    soon = timezone.now() + UPCOMING
+    soon = (now or timezone.now()) + UPCOMING
     windows = (
         MaintenanceWindow.objects.filter(
             Q(status__in=ACTIVE_MAINTENANCE)

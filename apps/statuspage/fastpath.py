@@ -4,9 +4,11 @@ During an outage everyone opens the status page at once. This WSGI wrapper answe
 the cacheable paths from memory: for hosts this process has routed before (the host cache
 of apps.tenants.selectors), each
 process checks the tenant's render version in Redis at most every `CHECK_SECONDS`, so a
-change shows within that delay plus one render. Anything it cannot answer (first visit
-after a change, unknown hosts, other paths, query strings) goes to Django unchanged, which
-renders once and stores the result for everyone (apps.statuspage.store).
+change shows within that delay plus one render; the pages that move with the clock
+(`TIMED_PATHS`) are likewise stale once the store's time slot turns. Anything it cannot
+answer (first visit after a change, unknown hosts, other paths, query strings) goes to
+Django unchanged, which renders once and stores the result for everyone
+(apps.statuspage.store).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from email.utils import formatdate
 from typing import Any
 
 from apps.statuspage import store
-from apps.statuspage.views import BUILDERS, CACHE_CONTROL, not_modified
+from apps.statuspage.views import BUILDERS, CACHE_CONTROL, TIMED_PATHS, not_modified
 from apps.tenants.selectors import schema_for_host_if_known
 
 CHECK_SECONDS = 0.25
@@ -32,9 +34,9 @@ class StatusPageFastPath:
     def __init__(self, app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self.app = app
         self._entries: dict[tuple[str, str], tuple[store.Rendered, float]] = {}
-        # (schema, path) -> (version, until): this process already sent a request to render
-        # that version; until then it serves the previous bytes.
-        self._render_asked: dict[tuple[str, str], tuple[int, float]] = {}
+        # (schema, path) -> ((version, slot), until): this process already sent a request to
+        # render that version; until then it serves the previous bytes.
+        self._render_asked: dict[tuple[str, str], tuple[tuple[int, int], float]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -68,11 +70,12 @@ class StatusPageFastPath:
                 return known[0]
             now = time.monotonic()
             version = store.version_current(schema)
-            if known is not None and known[0].version >= version:
+            slot = store.time_slot() if path in TIMED_PATHS else 0
+            if known is not None and store.is_current(known[0], version, slot):
                 self._entries[(schema, path)] = (known[0], now)
                 return known[0]
             entry = store.entry_load(schema, path)
-            if entry is not None and entry.version >= version:
+            if entry is not None and store.is_current(entry, version, slot):
                 self._entries[(schema, path)] = (entry, now)
                 return entry
             # Stale: one request of this process goes to Django to render (once across
@@ -80,8 +83,8 @@ class StatusPageFastPath:
             # the next check.
             stale = entry or (known[0] if known is not None else None)
             asked = self._render_asked.get((schema, path))
-            if stale is None or asked is None or asked[0] != version or asked[1] <= now:
-                self._render_asked[(schema, path)] = (version, now + RENDER_RETRY_SECONDS)
+            if stale is None or asked is None or asked[0] != (version, slot) or asked[1] <= now:
+                self._render_asked[(schema, path)] = ((version, slot), now + RENDER_RETRY_SECONDS)
                 return None
             self._entries[(schema, path)] = (stale, now)
             return stale

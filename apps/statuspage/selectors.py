@@ -12,14 +12,19 @@ Mapping of Clarion onto Statuspage:
   while a window is in progress, else `none`.
 
 Only customer-confirmed, top-level incidents are public (a child's parent speaks for it);
-internal titles and internal notes never appear here.
+internal titles and internal notes never appear here. A child's affected services count
+under its parent: in the parent's `components` and in the uptime bars, named by the parent.
+
+Components are one shape everywhere (components.json, and an incident's or a maintenance's
+`components`): the component object with its current status, as Statuspage's API gives it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from django.db.models import Max, Prefetch, Q
@@ -91,7 +96,8 @@ def group_id(group: ServiceGroup) -> str:
 
 
 def public_incidents() -> Any:
-    """Public incidents with their public timeline and affected services, newest first."""
+    """Public incidents with their public timeline, affected services (their children's
+    too) and regions, newest first."""
     return (
         Incident.objects.public()
         .order_by("-started_at", "-id")
@@ -102,10 +108,26 @@ def public_incidents() -> Any:
                 to_attr="public_updates",
             ),
             Prefetch("affected", queryset=IncidentService.objects.select_related("service")),
+            Prefetch(
+                "children",
+                queryset=Incident.objects.filter(false_alarm=False).prefetch_related("affected"),
+                to_attr="thread_children",
+            ),
             "regions",
             "postmortem",
         )
     )
+
+
+def thread_service_ids(incident: Incident) -> set[int]:
+    """The services an incident affects, its children's included: customers hear of those
+    through it (as the audience of its messages does)."""
+    children = getattr(incident, "thread_children", None)
+    if children is None:
+        children = list(incident.children.filter(false_alarm=False).prefetch_related("affected"))
+    return {row.service_id for row in incident.affected.all()} | {
+        row.service_id for child in children for row in child.affected.all()
+    }
 
 
 def public_maintenances() -> Any:
@@ -149,10 +171,56 @@ def page_json(*, page_id: str, name: str, url: str, updated_at: datetime | None)
     }
 
 
+def component_json(service: Service, status: str, page_id: str) -> dict[str, Any]:
+    """One service as a Statuspage component object, in its current `status`."""
+    return {
+        "id": service.slug,
+        "name": service.name,
+        "status": status,
+        "created_at": iso(service.created_at),
+        "updated_at": iso(service.updated_at),
+        "position": service.position,
+        "description": service.description or None,
+        "showcase": service.showcase,
+        "start_date": iso(service.start_date),
+        "group_id": f"group-{service.group_id}" if service.group_id is not None else None,
+        "page_id": page_id,
+        "group": False,
+        "only_show_if_degraded": service.only_show_if_degraded,
+    }
+
+
+def _services_in_page_order() -> Any:
+    return Service.objects.select_related("group").order_by("group__position", "position", "name")
+
+
+def components_by_service(
+    page_id: str, service_ids: Iterable[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """Service pk -> its component object (current status), in page order; every service,
+    or those of `service_ids`. Three queries."""
+    services = _services_in_page_order()
+    if service_ids is not None:
+        services = services.filter(pk__in=list(service_ids))
+    services = list(services)
+    statuses = service_statuses(services=services, public=True)
+    return {s.pk: component_json(s, statuses[s.pk], page_id) for s in services}
+
+
+def _components_of(
+    service_ids: set[int], page_id: str, components: Mapping[int, dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The component objects of `service_ids`, in page order (from `components` when the
+    caller already has every service's, else read)."""
+    if not service_ids:
+        return []
+    if components is None:
+        components = components_by_service(page_id, service_ids)
+    return [c for pk, c in components.items() if pk in service_ids]
+
+
 def components_json(page_id: str) -> list[dict[str, Any]]:
-    services = list(
-        Service.objects.select_related("group").order_by("group__position", "position", "name")
-    )
+    services = list(_services_in_page_order())
     statuses = service_statuses(services=services, public=True)
     groups = {s.group.pk: s.group for s in services if s.group is not None}
     children: defaultdict[int, list[str]] = defaultdict(list)
@@ -160,23 +228,7 @@ def components_json(page_id: str) -> list[dict[str, Any]]:
     for service in services:
         if service.group_id is not None:
             children[service.group_id].append(service.slug)
-        rows.append(
-            {
-                "id": service.slug,
-                "name": service.name,
-                "status": statuses[service.pk],
-                "created_at": iso(service.created_at),
-                "updated_at": iso(service.updated_at),
-                "position": service.position,
-                "description": service.description or None,
-                "showcase": service.showcase,
-                "start_date": iso(service.start_date),
-                "group_id": group_id(service.group) if service.group else None,
-                "page_id": page_id,
-                "group": False,
-                "only_show_if_degraded": service.only_show_if_degraded,
-            }
-        )
+        rows.append(component_json(service, statuses[service.pk], page_id))
     for group in groups.values():
         member_statuses = [statuses[s.pk] for s in services if s.group_id == group.pk]
         rows.append(
@@ -200,28 +252,15 @@ def components_json(page_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _component_refs(rows: Iterable[IncidentService], page_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": row.service.slug,
-            "name": row.service.name,
-            "status": row.component_status,
-            "page_id": page_id,
-            "group_id": None,
-            "position": row.service.position,
-            "created_at": iso(row.service.created_at),
-            "updated_at": iso(row.service.updated_at),
-            "description": row.service.description or None,
-            "showcase": row.service.showcase,
-            "start_date": iso(row.service.start_date),
-            "group": False,
-            "only_show_if_degraded": row.service.only_show_if_degraded,
-        }
-        for row in rows
-    ]
-
-
-def incident_json(incident: Incident, page_id: str, base_url: str) -> dict[str, Any]:
+def incident_json(
+    incident: Incident,
+    page_id: str,
+    base_url: str,
+    *,
+    components: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A public incident in Statuspage's shape. `components`: every service's component
+    object (`components_by_service`), when rendering many incidents at once."""
     updates = getattr(incident, "public_updates", None)
     if updates is None:
         updates = list(incident.updates.exclude(body="").order_by("-display_at", "-id"))
@@ -263,14 +302,22 @@ def incident_json(incident: Incident, page_id: str, base_url: str) -> dict[str, 
             }
             for update in updates
         ],
-        "components": _component_refs(incident.affected.all(), page_id),
+        "components": _components_of(thread_service_ids(incident), page_id, components),
         "regions": [r.code for r in incident.regions.all()],
         "postmortem_body": review.markdown if review else None,
         "postmortem_published_at": iso(review.published_at) if review else None,
     }
 
 
-def maintenance_json(window: MaintenanceWindow, page_id: str, base_url: str) -> dict[str, Any]:
+def maintenance_json(
+    window: MaintenanceWindow,
+    page_id: str,
+    base_url: str,
+    *,
+    components: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A maintenance window as a Statuspage scheduled maintenance (`components` as for
+    `incident_json`)."""
     updates = getattr(window, "ordered_updates", None) or list(window.updates.all())
     return {
         "id": f"m{window.pk}",
@@ -302,17 +349,7 @@ def maintenance_json(window: MaintenanceWindow, page_id: str, base_url: str) -> 
             }
             for update in updates
         ],
-        "components": [
-            {
-                "id": s.slug,
-                "name": s.name,
-                "status": ComponentStatus.UNDER_MAINTENANCE
-                if window.status in ACTIVE_MAINTENANCE
-                else ComponentStatus.OPERATIONAL,
-                "page_id": page_id,
-            }
-            for s in window.services.all()
-        ],
+        "components": _components_of({s.pk for s in window.services.all()}, page_id, components),
         "regions": [r.code for r in window.regions.all()],
     }
 
@@ -333,45 +370,67 @@ def status_json(
 # --- uptime ---------------------------------------------------------------------------------
 
 
+def _weighted_cover(spans: list[tuple[datetime, datetime, float]]) -> timedelta:
+    """The time covered by `spans`, each instant weighted by the heaviest span over it (a
+    parent and its child down at once count once)."""
+    edges = sorted({t for begin, end, _ in spans for t in (begin, end)})
+    total = timedelta(0)
+    for left, right in pairwise(edges):
+        weights = [w for begin, end, w in spans if begin <= left and end >= right]
+        if weights:
+            total += (right - left) * max(weights)
+    return total
+
+
 def uptime_by_service(
     *, days: int = UPTIME_DAYS, now: datetime | None = None
 ) -> dict[int, list[dict[str, Any]]]:
     """Per service, one entry per day (oldest first): worst status that day, the share of the
-    day counted as down, and the public incidents that touched it. One query."""
+    day counted as down, and the public incidents that touched it. One query.
+
+    A child incident counts for the services it affects, by its own times, under its
+    parent's title (its own title is internal); a false alarm does not count."""
     now = now or timezone.now()
     today = now.date()
     first_day = today - timedelta(days=days - 1)
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
+    public_head = Q(
+        incident__parent__isnull=True,
+        incident__customer_impact_confirmed=True,
+    ) | Q(
+        incident__parent__customer_impact_confirmed=True,
+        incident__parent__false_alarm=False,
+    )
     rows = (
-        IncidentService.objects.filter(
-            incident__customer_impact_confirmed=True,
-            incident__false_alarm=False,
-            incident__started_at__lt=now,
-        )
+        IncidentService.objects.filter(public_head)
+        .filter(incident__false_alarm=False, incident__started_at__lt=now)
         .filter(Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gt=start))
-        .select_related("incident")
+        .select_related("incident__parent")
+        .order_by("incident__started_at", "id")
     )
     by_service: defaultdict[int, dict[date, dict[str, Any]]] = defaultdict(dict)
+    spans: defaultdict[tuple[int, date], list[tuple[datetime, datetime, float]]] = defaultdict(list)
     for row in rows:
         incident = row.incident
+        title = (incident.parent or incident).title
+        weight = DOWNTIME_WEIGHT.get(ComponentStatus(row.component_status), 0.0)
         begin = max(incident.started_at, start)
-        end = incident.resolved_at or now
+        end = min(incident.resolved_at or now, now)
         day = begin.date()
         while day <= end.date() and day <= today:
             day_start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-            overlap = min(end, day_start + timedelta(days=1)) - max(begin, day_start)
             entry = by_service[row.service_id].setdefault(
                 day, {"status": ComponentStatus.OPERATIONAL, "down": 0.0, "incidents": []}
             )
             entry["status"] = worst_status([entry["status"], row.component_status])
-            entry["down"] += (
-                overlap
-                / timedelta(days=1)
-                * DOWNTIME_WEIGHT.get(ComponentStatus(row.component_status), 0.0)
+            spans[(row.service_id, day)].append(
+                (max(begin, day_start), min(end, day_start + timedelta(days=1)), weight)
             )
-            if incident.title not in entry["incidents"]:
-                entry["incidents"].append(incident.title)
+            if title not in entry["incidents"]:
+                entry["incidents"].append(title)
             day += timedelta(days=1)
+    for (service_id, day), day_spans in spans.items():
+        by_service[service_id][day]["down"] = _weighted_cover(day_spans) / timedelta(days=1)
     result: dict[int, list[dict[str, Any]]] = {}
     for service_id in Service.objects.order_by().values_list("pk", flat=True):
         known = by_service.get(service_id, {})

@@ -1,7 +1,8 @@
 """The public status page: HTML, Statuspage v2-compatible JSON, feeds and calendar.
 
 Every cacheable response is built by a `build_*` function and served through
-`store.rendered`, so it is rendered once per change of the tenant's public state.
+`store.rendered`, so it is rendered once per change of the tenant's public state (and, for
+what also depends on the clock, `TIMED_PATHS` and the banners, once per time slot).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from apps.tenants.selectors import tenant_url
 
 JSON = "application/json"
 CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30"
+# Pages whose content moves with the clock alone: the home page's uptime bars (a new day,
+# the growing downtime of an open incident). The banners are timed too (see `banner`).
+TIMED_PATHS = frozenset({"/"})
 
 
 def base_url() -> str:
@@ -59,16 +63,30 @@ def _dump(data: dict[str, Any]) -> tuple[bytes, str]:
 # --- builders (one per cacheable path) ------------------------------------------------------
 
 
-def _incidents(limit: int | None = 50, unresolved: bool = False) -> list[dict[str, Any]]:
+Components = dict[int, dict[str, Any]]
+
+
+def _components() -> Components:
+    return selectors.components_by_service(page_id())
+
+
+def _incidents(
+    limit: int | None = 50, unresolved: bool = False, components: Components | None = None
+) -> list[dict[str, Any]]:
     qs = selectors.public_incidents()
     if unresolved:
         qs = qs.filter(status__in=OPEN_STATUSES)
     if limit:
         qs = qs[:limit]
-    return [selectors.incident_json(i, page_id(), base_url()) for i in qs]
+    incidents = list(qs)
+    if incidents and components is None:
+        components = _components()
+    return [
+        selectors.incident_json(i, page_id(), base_url(), components=components) for i in incidents
+    ]
 
 
-def _maintenances(kind: str = "all") -> list[dict[str, Any]]:
+def _maintenances(kind: str = "all", components: Components | None = None) -> list[dict[str, Any]]:
     qs = selectors.public_maintenances()
     if kind == "upcoming":
         qs = qs.filter(status=MaintenanceStatus.SCHEDULED).order_by("scheduled_start")
@@ -78,12 +96,18 @@ def _maintenances(kind: str = "all") -> list[dict[str, Any]]:
         qs = qs.filter(status__in=(MaintenanceStatus.SCHEDULED, *ACTIVE_MAINTENANCE))
     else:
         qs = qs[:50]
-    return [selectors.maintenance_json(m, page_id(), base_url()) for m in qs]
+    windows = list(qs)
+    if windows and components is None:
+        components = _components()
+    return [
+        selectors.maintenance_json(m, page_id(), base_url(), components=components) for m in windows
+    ]
 
 
 def build_summary() -> tuple[bytes, str]:
-    incidents = _incidents(limit=None, unresolved=True)
-    maintenances = _maintenances("open")
+    components = _components()
+    incidents = _incidents(limit=None, unresolved=True, components=components)
+    maintenances = _maintenances("open", components=components)
     return _dump(
         {
             "page": _page(),
@@ -122,8 +146,9 @@ def _maintenance_builder(kind: str) -> Callable[[], tuple[bytes, str]]:
 
 
 def build_home() -> tuple[bytes, str]:
-    incidents = _incidents(limit=None, unresolved=True)
-    maintenances = _maintenances("open")
+    shared = _components()
+    incidents = _incidents(limit=None, unresolved=True, components=shared)
+    maintenances = _maintenances("open", components=shared)
     components = selectors.components_json(page_id())
     uptime = selectors.uptime_by_service()
     services = {s.slug: s for s in selectors.Service.objects.all()}
@@ -165,17 +190,29 @@ def _with_uptime(
     component: dict[str, Any], services: dict[str, Any], uptime: dict[int, list[dict[str, Any]]]
 ) -> dict[str, Any]:
     days = uptime.get(services[component["id"]].pk, [])
-    return {**component, "bars": _bars(days), "uptime": selectors.uptime_percent(days)}
+    return {
+        **component,
+        "bars": _bars(days),
+        "uptime": selectors.uptime_percent(days),
+        # The same per-day text as a list, newest first: what keyboard, touch and screen
+        # reader users read instead of hovering 90 bars.
+        "incident_days": [_day_text(d) for d in reversed(days) if d["incidents"]],
+    }
+
+
+def _day_text(day: dict[str, Any]) -> str:
+    text = "; ".join(day["incidents"]) or "no incidents"
+    return f"{day['date']:%b} {day['date'].day}: {text}"
 
 
 def _bars(days: list[dict[str, Any]]) -> SafeString:
-    """One focusable bar per day, its text (date and incidents) in aria-label; built here
-    rather than in the template because a page has hundreds of them."""
+    """One bar per day, its text (date and incidents) shown on hover; built here rather
+    than in the template because a page has hundreds of them. Not focusable: the bar group
+    is one image with a summary, and the days with incidents are listed as text."""
     bars = []
     for day in days:
-        text = "; ".join(day["incidents"]) or "no incidents"
-        label = escape(f"{day['date']:%b} {day['date'].day}: {text}")
-        bars.append(f'<li class="day day-{day["status"]}" tabindex="0" aria-label="{label}"></li>')
+        label = escape(_day_text(day))
+        bars.append(f'<span class="day day-{day["status"]}" data-label="{label}"></span>')
     return mark_safe("".join(bars))  # noqa: S308 - every interpolated value is escaped above
 
 
@@ -295,7 +332,8 @@ def not_modified(
 @require_safe
 def cached(request: HttpRequest) -> HttpResponse:
     build = BUILDERS[request.path]
-    return respond(request, store.rendered(current_schema(), request.path, build))
+    entry = store.rendered(current_schema(), request.path, build, timed=request.path in TIMED_PATHS)
+    return respond(request, entry)
 
 
 @require_safe
@@ -309,7 +347,8 @@ def incident_page(request: HttpRequest, incident_id: int) -> HttpResponse:
 @require_safe
 def banner(request: HttpRequest) -> HttpResponse:
     """`/api/v2/banner.json?customer=<key>`: the banners that customer should see. Cached
-    per customer and invalidated with the rest of the page."""
+    per customer; invalidated with the rest of the page, by changes to customers, their
+    subscriptions and the severity policy, and by the clock (a window coming within a day)."""
     customer = request.GET.get("customer", "")[:100]
     if customer and not banner_module.Customer.objects.filter(external_key=customer).exists():
         customer = ""  # unknown keys share the global banners (and one cache entry)
@@ -323,7 +362,8 @@ def banner(request: HttpRequest) -> HttpResponse:
         }
         return _dump(data)
 
-    return respond(request, store.rendered(current_schema(), f"/banner?{customer}", build))
+    entry = store.rendered(current_schema(), f"/banner?{customer}", build, timed=True, banners=True)
+    return respond(request, entry)
 
 
 @require_safe
@@ -342,9 +382,10 @@ def history(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(selectors.public_incidents().filter(status="resolved"), 20)
     page = paginator.get_page(request.GET.get("page"))
     months: dict[str, list[dict[str, Any]]] = {}
+    components = _components() if page.object_list else None
     for incident in page.object_list:
         months.setdefault(f"{incident.started_at:%B %Y}", []).append(
-            selectors.incident_json(incident, page_id(), base_url())
+            selectors.incident_json(incident, page_id(), base_url(), components=components)
         )
     html = render_to_string(
         "statuspage/history.html",

@@ -169,3 +169,22 @@ def test_unknown_tenant_host_is_404(db) -> None:
     from django.test import Client
 
     assert Client(HTTP_HOST="ghost.localhost").get("/api/v2/summary.json").status_code == 404
+
+
+def test_incidents_and_maintenances_carry_the_components_json_objects(page, world) -> None:
+    """As Statuspage's API: an incident's or a window's components are the component objects
+    themselves, in their current status, not the status the incident gave them."""
+    current = {c["id"]: c for c in page.get("/api/v2/components.json").json()["components"]}
+    summary = page.get("/api/v2/summary.json").json()
+    incidents = page.get("/api/v2/incidents.json").json()["incidents"]
+    windows = page.get("/api/v2/scheduled-maintenances.json").json()["scheduled_maintenances"]
+    for item in [*incidents, *windows, *summary["incidents"], *summary["scheduled_maintenances"]]:
+        assert item["components"], item["name"]
+        for component in item["components"]:
+            assert component == current[component["id"]], item["name"]
+    old = next(i for i in incidents if i["name"] == "Slow search")
+    search = old["components"][0]
+    assert search["status"] == "operational"  # resolved; it said degraded_performance
+    assert search["group_id"] is not None and set(search) >= COMPONENT_FIELDS
+    upcoming = next(w for w in windows if w["name"] == "Search upgrade")
+    assert upcoming["components"] == [current["search"]]

@@ -5,7 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.incidents.choices import Channel
+from apps.incidents.models import SeverityPolicy
 from apps.incidents.services import incident_open, maintenance_schedule, maintenance_start
+from apps.subscribers.models import Subscriber
+from apps.subscribers.services import customer_upsert, subscriber_update
 from tests.factories import CustomerFactory, RegionFactory, ServiceFactory, SubscriberFactory
 
 ACTOR = "t"
@@ -134,3 +138,69 @@ def test_the_widget_script_is_served_with_cors(page, tenant_db) -> None:
     assert response["Content-Type"].startswith("text/javascript")
     assert response["Access-Control-Allow-Origin"] == "*"
     assert b"/api/v2/banner.json" in response.content
+
+
+# --- freshness: the cached banners follow the clock and the customer -----------------------
+
+
+def test_a_window_shows_once_it_comes_within_a_day(
+    page, setup, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    start = timezone.now() + timedelta(hours=25)
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_schedule(
+            title="Database upgrade",
+            services=["api"],
+            scheduled_start=start,
+            scheduled_end=start + timedelta(hours=1),
+            actor=ACTOR,
+        )
+    assert "Database upgrade" not in titles(page, "eu-co")  # cached now, 25 h ahead
+    later = timezone.now() + timedelta(hours=1, minutes=5)
+    with monkeypatch.context() as m:
+        m.setattr(timezone, "now", lambda: later)  # nothing changed but the clock
+        assert "Database upgrade" in titles(page, "eu-co")
+
+
+def test_a_customers_new_region_shows_in_its_banners(
+    page, setup, django_capture_on_commit_callbacks
+) -> None:
+    assert "EU payments down" in titles(page, "eu-co")
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_upsert(external_key="eu-co", region="us", actor=ACTOR)
+    assert titles(page, "eu-co") == [
+        "Global API slowness",
+        "Payments maintenance",
+        "US API upgrade",
+    ]
+
+
+def test_a_subscriptions_new_services_show_in_the_banners(
+    page, setup, django_capture_on_commit_callbacks
+) -> None:
+    assert titles(page, "api-co") == ["Global API slowness"]
+    subscriber = Subscriber.objects.get(customer__external_key="api-co")
+    with django_capture_on_commit_callbacks(execute=True):
+        subscriber_update(subscriber=subscriber, services=["payments"], actor=ACTOR)
+    assert titles(page, "api-co") == ["EU payments down", "Payments maintenance"]
+
+
+def test_a_severity_policy_change_shows_in_the_banners(
+    page, setup, django_capture_on_commit_callbacks
+) -> None:
+    assert "Typo on the dashboard" not in titles(page, None)
+    policy = SeverityPolicy.objects.get(level="P4")
+    with django_capture_on_commit_callbacks(execute=True):
+        policy.channels = [*policy.channels, Channel.IN_APP]
+        policy.save()
+    assert "Typo on the dashboard" in titles(page, None)
+
+
+def test_a_customer_change_leaves_the_rest_of_the_page_cached(
+    page, setup, django_capture_on_commit_callbacks, django_assert_max_num_queries
+) -> None:
+    page.get("/api/v2/summary.json")
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_upsert(external_key="eu-co", region="us", actor=ACTOR)
+    with django_assert_max_num_queries(2):  # host routing only: not rendered again
+        page.get("/api/v2/summary.json")

@@ -1,10 +1,13 @@
 """The WSGI fast path: cached pages served before Django, one render per change."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import RequestFactory
+from django.utils import timezone
 
 from apps.statuspage import store
 from apps.statuspage.fastpath import StatusPageFastPath
@@ -85,3 +88,22 @@ def test_unknown_hosts_and_other_paths_go_to_django(app, world) -> None:
     call(fast, path="/history/")
     call(fast, path="/history/")
     assert django.calls == 3
+
+
+def test_a_new_day_renders_the_home_page_once_and_nothing_else(app, world, monkeypatch) -> None:
+    fast, django = app
+    _, _, first = call(fast, path="/")
+    call(fast)  # the JSON summary, which does not move with the clock
+    assert django.calls == 2
+    tomorrow = timezone.now() + timedelta(days=1)
+    with monkeypatch.context() as m:
+        m.setattr(timezone, "now", lambda: tomorrow)
+        for entry_key in list(fast._entries):  # let the next request check now
+            fast._entries[entry_key] = (fast._entries[entry_key][0], 0.0)
+        call(fast, path="/")  # the new day's bars: rendered by Django, once
+        assert django.calls == 3
+        for _ in range(3):
+            _, _, body = call(fast, path="/")
+            call(fast)
+        assert django.calls == 3
+    assert body != first

@@ -1,5 +1,6 @@
 """The HTML pages, feeds and calendar a customer (or their tools) reads."""
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -22,8 +23,7 @@ def test_home_shows_status_groups_incidents_regions_and_maintenance(page, world)
     assert "Labs" not in html  # only shown when degraded
     assert "SECRET" not in html
     assert 'role="status"' in html and "<main" in html and 'aria-label="Status page links"' in html
-    assert html.count('class="day ') >= 90 * 3  # 90 focusable days per shown component
-    assert 'tabindex="0"' in html
+    assert html.count('class="day ') >= 90 * 3  # 90 days per shown component
 
 
 def test_uptime_bars_show_the_days_incidents(page, world) -> None:
@@ -151,3 +151,39 @@ def test_branding_logo_accent_and_footer_links(page, world, django_capture_on_co
     assert (
         "accent_color" in caught.value.message_dict and "footer_links" in caught.value.message_dict
     )
+
+
+def day_labels(html: str, component: str) -> list[str]:
+    """The per-day texts of a component's uptime bars, oldest first."""
+    block = next(
+        b
+        for b in html.split('<div class="component">')[1:]
+        if f'<span class="name">{component}</span>' in b
+    )
+    return re.findall(r'class="day [^"]*"[^>]*-label="([^"]*)"', block)
+
+
+def test_the_uptime_bars_move_on_at_midnight(page, world, monkeypatch) -> None:
+    today = timezone.now()
+    before = day_labels(page.get("/").content.decode(), "Search")
+    assert len(before) == 90 and "Slow search" in before[-1]  # resolved today
+    tomorrow = today + timedelta(days=1)
+    with monkeypatch.context() as m:
+        m.setattr(timezone, "now", lambda: tomorrow)  # nothing changed but the clock
+        after = day_labels(page.get("/").content.decode(), "Search")
+    assert len(after) == 90
+    assert after[-1] == f"{tomorrow:%b} {tomorrow.day}: no incidents"
+    assert "Slow search" in after[-2]
+
+
+def test_home_has_a_heading_a_skip_link_and_days_off_the_tab_order(page, world) -> None:
+    html = page.get("/").content.decode()
+    headings = re.findall(r"<h1[^>]*>(.*?)</h1>", html, re.S)
+    assert len(headings) == 1
+    assert "Test Tenant status" in headings[0] and "Major System Outage" in headings[0]
+    assert re.search(r'<body>\s*<a class="skip-link" href="#main">Skip to main content</a>', html)
+    assert '<main id="main"' in html
+    assert "tabindex" not in html  # 90 days a component are no keyboard stops
+    # The days' details stay available: a summary on the bar group, the days as text.
+    assert 'role="img" aria-label="Search: ' in html
+    assert re.search(r'<details class="uptime-days[^>]*>.*?Slow search.*?</details>', html, re.S)
