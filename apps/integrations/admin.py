@@ -477,13 +477,14 @@ class ChatInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not ChatInstallation.objects.exists()
 
-    def save_model(
-        self, request: HttpRequest, obj: Any, form: ChatInstallationForm, change: bool
-    ) -> None:
-        obj.pk = ChatInstallation.singleton_pk
-        for name, value in form.secrets().items():
-            setattr(obj, name, value)
-        super().save_model(request, obj, form, change)
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """The form's service call saved it."""
 
 
 class CannedResponseTemplateForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -4,9 +4,10 @@ Secrets are write-only. Their inputs are named `new_<field>`: the model's encryp
 are not editable, and a form field of the same name makes the admin's model form refuse to
 build. The inputs start empty, and an empty one keeps what is stored.
 
-The help-desk form saves through `helpdesk_installation_save` while it validates, inside a
-savepoint, so a refusal (an ApplicationError) is shown next to the field it names and
-nothing is written; on success the saved installation is the form's instance.
+Both forms save through their service (`helpdesk_installation_save`, `support_chat_save`)
+while they validate, inside a savepoint, so a refusal (an ApplicationError) is shown next
+to the field it names and nothing is written; on success the saved installation is the
+form's instance.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from apps.core.audit import Actor
 from apps.core.exceptions import ApplicationError
 from apps.integrations.models_support import ChatInstallation, HelpdeskInstallation
 from apps.integrations.services.helpdesk import helpdesk_installation_save
+from apps.integrations.services.support_chat import CHAT_SECRETS, support_chat_save
 
 HELPDESK_SECRETS = ("api_token", "webhook_secret")
-CHAT_SECRETS = ("slack_bot_token", "teams_webhook_url")
 
 
 def secret_input(name: str) -> str:
@@ -115,6 +116,8 @@ class HelpdeskInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
+    actor: Actor = None  # set per request by the admin
+
     new_slack_bot_token = _secret_field("Slack bot token", "xoxb-...")
     new_teams_webhook_url = forms.URLField(
         label="Teams webhook URL",
@@ -140,10 +143,24 @@ class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_new_slack_bot_token(self) -> str:
         return _no_spaces(str(self.cleaned_data.get("new_slack_bot_token") or ""))
 
-    def secrets(self) -> dict[str, str]:
-        """The secrets given on the form (an empty input keeps the stored one)."""
-        return {
-            name: value
-            for name in CHAT_SECRETS
-            if (value := str(self.cleaned_data.get(secret_input(name)) or ""))
-        }
+    def _post_clean(self) -> None:
+        # As for the help desk: the service is the last word, and its refusal must reach
+        # the re-rendered form.
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        secrets = {name: self.cleaned_data.get(secret_input(name)) or "" for name in CHAT_SECRETS}
+        try:
+            with transaction.atomic():
+                self.instance = support_chat_save(
+                    installation=self.instance, secrets=secrets, actor=self.actor
+                )
+        except ApplicationError as exc:
+            show_error(self, exc, {name: secret_input(name) for name in CHAT_SECRETS})
+
+    def save(self, commit: bool = True) -> Any:
+        """The service saved it while the form validated."""
+        return self.instance
+
+    def save_m2m(self) -> None:
+        """No relations to save."""

@@ -247,6 +247,28 @@ def test_refused_chat_settings_are_shown_on_the_form_and_nothing_is_saved(staff)
     assert not ChatInstallation.objects.exists()
 
 
+def test_an_enabled_chat_with_nowhere_to_post_is_refused_and_a_save_is_audited(staff) -> None:
+    response = add_chat(staff, new_slack_bot_token="", new_teams_webhook_url="")
+    assert response.status_code == 200
+    assert "was added successfully" not in text(response)
+    assert field_errors(response)["new_slack_bot_token"] == [
+        "Posting to the support channel needs the Slack bot token.",
+        "An enabled chat needs a Slack bot token or a Teams webhook URL (or untick Enabled).",
+    ]
+    assert not ChatInstallation.objects.exists()
+    assert not AuditEvent.objects.filter(action="support_chat.saved").exists()
+
+    add_chat(staff)
+    [saved] = AuditEvent.objects.filter(action="support_chat.saved")
+    assert saved.details == {
+        "enabled": True,
+        "slack": True,
+        "teams": True,
+        "secrets_replaced": ["slack_bot_token", "teams_webhook_url"],
+    }
+    assert saved.actor_label == "lead@test.example"
+
+
 def test_a_viewer_sees_the_chat_settings_without_their_secrets(staff, viewer) -> None:
     add_chat(staff)
     response = viewer.get(CHAT + f"{ChatInstallation.singleton_pk}/change/")

@@ -17,12 +17,14 @@ sending, unique by key: a task run twice posts once.
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.communications.channels.slack import slack_payload
 from apps.communications.context import status_page_url
-from apps.core.exceptions import PermanentError, TransientError
+from apps.core.audit import Actor, audit_record
+from apps.core.exceptions import PermanentError, TransientError, ValidationFailed
 from apps.incidents.models import Incident, IncidentUpdate
 from apps.integrations.models_support import ChatInstallation, ChatPost, WarRoom
 from apps.integrations.outbound.slack_app.client import SlackApp
@@ -236,3 +238,48 @@ def support_chat_notify(
             installation, key=f"{event}:{incident.pk}:{due}", incident=incident, text=text
         )
     return event
+
+
+# --- the installation -----------------------------------------------------------------------
+
+CHAT_SECRETS = ("slack_bot_token", "teams_webhook_url")
+
+
+@transaction.atomic
+def support_chat_save(
+    *, installation: ChatInstallation, secrets: dict[str, str], actor: Actor
+) -> ChatInstallation:
+    """Save the tenant's one support-chat installation; `secrets` (slack_bot_token,
+    teams_webhook_url) replace the stored ones only when given (they are never shown back).
+    An enabled chat needs a way to post (a Slack bot token or a Teams webhook), and a
+    support channel needs the Slack bot token."""
+    given = {name: value.strip() for name, value in secrets.items() if value.strip()}
+    errors: dict[str, list[str]] = {}
+    token = given.get("slack_bot_token", installation.slack_bot_token)
+    teams = given.get("teams_webhook_url", installation.teams_webhook_url)
+    if "slack_bot_token" in given and any(c.isspace() for c in given["slack_bot_token"]):
+        errors["slack_bot_token"] = ["A token has no spaces; paste it again without them."]
+    if installation.support_channel.strip() and not token:
+        errors["slack_bot_token"] = ["Posting to the support channel needs the Slack bot token."]
+    if installation.enabled and not token and not teams:
+        errors.setdefault("slack_bot_token", []).append(
+            "An enabled chat needs a Slack bot token or a Teams webhook URL (or untick Enabled)."
+        )
+    if errors:
+        raise ValidationFailed("The support chat cannot be saved.", fields=errors)
+    installation.pk = ChatInstallation.singleton_pk
+    for name, value in given.items():
+        setattr(installation, name, value)
+    installation.save()
+    audit_record(
+        actor=actor,
+        action="support_chat.saved",
+        obj=installation,
+        details={
+            "enabled": installation.enabled,
+            "slack": bool(installation.slack_bot_token),
+            "teams": bool(installation.teams_webhook_url),
+            "secrets_replaced": sorted(given),
+        },
+    )
+    return installation
