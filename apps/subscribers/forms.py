@@ -91,22 +91,14 @@ class CustomerForm(ServiceModelForm):
         )
 
     def run_service(self) -> Customer:
-        data = self.cleaned_data
-        region: Region | None = data.get("region")
-        customer, _ = services.customer_upsert(
-            external_key=data.get("external_key") or self.instance.external_key,
-            name=data["name"],
-            tier=data["tier"],
-            region=region.code if region else None,
-            time_zone=data["time_zone"],
-            locale=data["locale"],
-            monthly_fee=data["monthly_fee"],
-            currency=data["currency"],
-            salesforce_account_id=data["salesforce_account_id"],
-            hubspot_company_id=data["hubspot_company_id"],
-            active=data["active"],
-            actor=self.actor,
-        )
+        # Only what the form shows: fields a CRM keeps up to date are read-only on a linked
+        # customer's page (see CustomerAdmin) and keep their value.
+        data = {name: value for name, value in self.cleaned_data.items() if name in self.fields}
+        if "region" in data:
+            region: Region | None = data["region"]
+            data["region"] = region.code if region else None
+        data["external_key"] = data.get("external_key") or self.instance.external_key
+        customer, _ = services.customer_upsert(**data, actor=self.actor)
         return customer
 
 

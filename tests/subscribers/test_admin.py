@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.core.models import AuditEvent
 from apps.core.roles import VIEWER
-from apps.subscribers.models import Customer, Subscriber, Suppression
+from apps.subscribers.models import CrmConnection, Customer, Subscriber, Suppression
 from apps.subscribers.services import subscriber_unsubscribe
 from tests.conftest import TEST_HOST
 from tests.factories import CustomerFactory, SegmentFactory, SubscriberFactory, UserFactory
@@ -72,6 +72,43 @@ def test_customers_are_searched_and_filtered(staff, regions) -> None:
     acme_row = next(r for r in rows(page) if "acme" in r)
     assert re.search(r'field-subscriber_count">1<', acme_row)
     assert 'href="/admin/subscribers/customer/import/"' in page
+
+
+def test_a_crm_linked_customer_shows_its_synced_fields_read_only(staff, regions) -> None:
+    """The CRM sync replaces name, tier, region, fee and currency on every run: the page
+    says where to change them instead of taking an edit the next sync would undo."""
+    acme = CustomerFactory(
+        name="Acme",
+        external_key="acme",
+        tier="enterprise",
+        region=regions["eu"],
+        salesforce_account_id="001000000000001AAA",
+    )
+    page = text(staff.get(f"{CUSTOMERS}{acme.pk}/change/"))
+    assert 'name="tier"' in page  # no CRM connection: staff own these fields
+    CrmConnection.objects.create(provider="salesforce")
+    page = text(staff.get(f"{CUSTOMERS}{acme.pk}/change/"))
+    assert "come from Salesforce (account 001000000000001AAA)" in page
+    assert 'name="tier"' not in page and 'name="region"' not in page
+    assert 'name="time_zone"' in page  # Clarion's own fields stay editable
+    response = staff.post(
+        f"{CUSTOMERS}{acme.pk}/change/",
+        {
+            "time_zone": "Europe/Paris",
+            "locale": "fr",
+            "salesforce_account_id": "001000000000001AAA",
+            "hubspot_company_id": "",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    acme.refresh_from_db()
+    assert (acme.time_zone, acme.tier, acme.region, acme.name) == (
+        "Europe/Paris",
+        "enterprise",
+        regions["eu"],
+        "Acme",
+    )
 
 
 def test_subscribers_are_filtered_by_state_and_channel_and_show_their_region(
