@@ -156,6 +156,8 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="bench-" + "x" * 50,
         SECURE_SSL_REDIRECT="false",
+        EMAIL_URL="consolemail://",  # production needs one; nothing is mailed here
+        DEFAULT_FROM_EMAIL="Bench <bench@localhost>",
     ) as env:
         try:
             result = run(args, env, processes)

@@ -12,7 +12,9 @@ from typing import Any
 from celery.signals import task_postrun
 from tenant_schemas_celery.app import CeleryApp
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+# Like the web server (config/wsgi.py): workers and beat of an installation run production
+# settings unless told otherwise (`make run` and the tests set theirs).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = CeleryApp("clarion")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -48,6 +48,32 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use true or false.")
 
 
+def _int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a whole number {bounds}: unset it for {default}."
+        )
+    return value
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], *, upper: bool = False) -> str:
+    raw = env.str(name, default="").strip()
+    value = (raw.upper() if upper else raw.lower()) if raw else default
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not one of {', '.join(choices)}: unset it for {default}."
+        )
+    return value
+
+
 DEBUG = _bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -156,13 +182,13 @@ DATABASE_URL = _url(
 )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = _int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Django's own queries bind parameters on the client and are never prepared; the few hot
 # statements that ask for it (the monitoring hooks' insert) are, unless this is off (a
 # PgBouncer older than 1.21 in transaction mode cannot keep prepared statements).
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-    5 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    5 if _bool("DATABASE_PREPARED_STATEMENTS", True) else None
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -277,14 +303,30 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": _choice(
+            "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True
+        ),
+    },
     # The Twilio client logs every request at INFO.
     "loggers": {"twilio.http_client": {"level": "WARNING"}},
 }
 
 # How the public status page names its own URLs (feeds, JSON `url`, shortlinks).
-CLARION_PUBLIC_SCHEME = env.str("CLARION_PUBLIC_SCHEME", default="http" if DEBUG else "https")
-CLARION_PUBLIC_PORT = env.str("CLARION_PUBLIC_PORT", default="")
+CLARION_PUBLIC_SCHEME = _choice(
+    "CLARION_PUBLIC_SCHEME", "http" if DEBUG else "https", ("http", "https")
+)
+CLARION_PUBLIC_PORT = env.str("CLARION_PUBLIC_PORT", default="").strip()
+if CLARION_PUBLIC_PORT and not (
+    CLARION_PUBLIC_PORT.isdigit() and 0 < int(CLARION_PUBLIC_PORT) < 65536
+):
+    raise ImproperlyConfigured(
+        f"CLARION_PUBLIC_PORT={CLARION_PUBLIC_PORT!r} is not a port number (1-65535): "
+        "unset it when the public URLs use the scheme's own port."
+    )
+# Behind a reverse proxy: the request header that holds the client's address (rate limits).
+CLARION_CLIENT_IP_HEADER = env.str("CLARION_CLIENT_IP_HEADER", default="").strip()
 # When set, every change re-exports the tenant's public pages as static files here.
 CLARION_STATUS_EXPORT_DIR = env.str("CLARION_STATUS_EXPORT_DIR", default="")
 
@@ -335,7 +377,7 @@ CUSTOMERIO_BROADCAST_ID = env.str("CUSTOMERIO_BROADCAST_ID", default="")
 # "user:password"; unset, they answer 403.
 ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
 # A subscriber webhook endpoint is disabled after this many failed deliveries in a row.
-CLARION_WEBHOOK_DISABLE_AFTER = env.int("CLARION_WEBHOOK_DISABLE_AFTER", default=5)
+CLARION_WEBHOOK_DISABLE_AFTER = _int("CLARION_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 # SMS through Twilio (apps/communications/channels/README.md); unset = SMS deliveries fail
 # with a message naming these.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

@@ -38,6 +38,12 @@ def _start(settings_module: str, **overrides: str | None) -> subprocess.Complete
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a valid URL"),
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"CLARION_BASE_DOMAIN": "https://status.example"}, "CLARION_BASE_DOMAIN="),
+        ({"DATABASE_CONN_MAX_AGE": "sixty"}, "DATABASE_CONN_MAX_AGE='sixty' is not a whole"),
+        ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL='verbose' is not one of DEBUG, INFO"),
+        ({"CLARION_PUBLIC_SCHEME": "htps"}, "CLARION_PUBLIC_SCHEME='htps' is not one of"),
+        ({"CLARION_PUBLIC_PORT": "443x"}, "CLARION_PUBLIC_PORT='443x' is not a port number"),
+        ({"CLARION_WEBHOOK_DISABLE_AFTER": "x"}, "CLARION_WEBHOOK_DISABLE_AFTER='x' is not"),
+        ({"DATABASE_PREPARED_STATEMENTS": "maybe"}, "DATABASE_PREPARED_STATEMENTS='maybe'"),
     ],
 )
 def test_bad_configuration_stops_start_up_naming_the_variable(overrides, expected) -> None:
@@ -53,9 +59,31 @@ def test_production_requires_a_secret_key() -> None:
     assert "SECRET_KEY is not set" in result.stderr
 
 
+PRODUCTION_MAIL = {
+    "EMAIL_URL": "smtp+tls://clarion:secret@smtp.example.com:587",
+    "DEFAULT_FROM_EMAIL": "Acme Status <status@acme.example>",
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "expected"),
+    [
+        ("EMAIL_URL", "EMAIL_URL is not set: give the SMTP server"),
+        ("DEFAULT_FROM_EMAIL", "DEFAULT_FROM_EMAIL is not set: the sender of notifications"),
+    ],
+)
+def test_production_requires_a_mail_server_and_a_sender(missing, expected) -> None:
+    """Without them every notification would be printed to the console and counted sent."""
+    settings = {**PRODUCTION_MAIL, missing: None, "SECRET_KEY": secrets.token_urlsafe(50)}
+    result = _start("config.settings.production", DEBUG=None, **settings)
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
 def test_production_settings_pass_the_deployment_checks() -> None:
     env = {
         **os.environ,
+        **PRODUCTION_MAIL,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(50),
     }
