@@ -60,6 +60,10 @@ SEND_BATCH = "communications.send_batch"
 FANOUT_CHUNK = 2000
 BATCH_SIZE = 250
 MAX_ATTEMPTS = 6
+INTERRUPTED = (
+    f"gave up after {MAX_ATTEMPTS} attempts that never finished (the worker stopped or the "
+    "batch failed before recording a result; see the worker's log)"
+)
 PENDING_GRACE = timedelta(minutes=2)
 SENDING_GRACE = timedelta(minutes=10)
 QUEUE: dict[str, str] = {
@@ -421,6 +425,11 @@ def sweep() -> dict[str, int]:
         stuck = Delivery.objects.filter(
             status=DeliveryStatus.SENDING, queued_at__lt=now - SENDING_GRACE
         )
+        # A row whose every attempt was cut off (a worker killed, a batch that crashed
+        # before recording) stops here with its reason instead of cycling for ever.
+        exhausted = stuck.filter(attempts__gte=MAX_ATTEMPTS)
+        finished = set(exhausted.values_list("message_id", flat=True).distinct())
+        gave_up = exhausted.update(status=DeliveryStatus.FAILED, error=INTERRUPTED)
         reset = stuck.update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
         lost_fanouts = list(
             Message.objects.filter(
@@ -436,6 +445,13 @@ def sweep() -> dict[str, int]:
         )
     for message_id in lost_fanouts:
         current_app.send_task(FANOUT, (message_id,), queue="fanout")
+    for message_id in finished:
+        _finish_if_done(message_id)
     requeued = sum(queue_pending(m, only_stale=True) for m in pending_messages)
     requeued += broadcast.requeue_stale(skip=pending_messages)
-    return {"reset_stuck": reset, "fanouts": len(lost_fanouts), "requeued": requeued}
+    return {
+        "reset_stuck": reset,
+        "gave_up": gave_up,
+        "fanouts": len(lost_fanouts),
+        "requeued": requeued,
+    }

@@ -181,6 +181,27 @@ def test_the_sweep_requeues_what_was_left_behind(incident, audience) -> None:
     assert set(Delivery.objects.values_list("status", flat=True)) == {"pending"}
 
 
+def test_a_row_whose_every_attempt_was_cut_off_fails_with_its_reason(incident, audience) -> None:
+    """A worker killed mid-send, or a batch that crashes before recording, leaves its rows
+    `sending`; the sweep puts them back, but only until their attempts are used up: then
+    the row fails and says why, and the message can finish."""
+    message = published(incident)
+    delivery.fanout(message.pk)
+    long_ago = timezone.now() - timedelta(minutes=30)
+    rows = Delivery.objects.filter(message=message)
+    doomed = rows.get(subscriber=audience["ada"])
+    Delivery.objects.filter(pk=doomed.pk).update(
+        status="sending", queued_at=long_ago, attempts=delivery.MAX_ATTEMPTS
+    )
+    rows.exclude(pk=doomed.pk).update(status="sent")
+    result = delivery.sweep()
+    assert (result["gave_up"], result["reset_stuck"]) == (1, 0)
+    doomed.refresh_from_db()
+    assert doomed.status == "failed" and doomed.error.startswith("gave up after 6 attempts")
+    message.refresh_from_db()
+    assert message.state == "sent"  # every row has its outcome
+
+
 def test_channels_may_be_narrowed_not_widened(incident) -> None:
     with pytest.raises(ValidationFailed) as caught:
         message_draft(

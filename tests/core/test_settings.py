@@ -97,3 +97,21 @@ def test_production_settings_pass_the_deployment_checks() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_client_ip_header_behind_a_proxy_is_read_from_the_environment() -> None:
+    env = {**os.environ, "CLARION_CLIENT_IP_HEADER": "X-Real-IP"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.CLARION_CLIENT_IP_HEADER)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=BASE_DIR,
+        timeout=60,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "X-Real-IP", result.stderr

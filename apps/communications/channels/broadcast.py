@@ -105,9 +105,16 @@ def requeue_stale(*, skip: Collection[int] = ()) -> int:
     """Reset broadcasts stuck in `sending` and re-queue the stale pending ones (messages in
     `skip` were re-queued by the caller already)."""
     now = timezone.now()
-    BroadcastDelivery.objects.filter(
+    stuck = BroadcastDelivery.objects.filter(
         status=DeliveryStatus.SENDING, queued_at__lt=now - SENDING_GRACE
-    ).update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
+    )
+    # Every attempt cut off: failed with its reason rather than retried for ever.
+    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        status=DeliveryStatus.FAILED,
+        error=f"gave up after {MAX_ATTEMPTS} attempts that never finished (the worker "
+        "stopped or the post failed before recording a result; see the worker's log)",
+    )
+    stuck.update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
     messages = set(
         BroadcastDelivery.objects.filter(
             status=DeliveryStatus.PENDING, queued_at__lt=now - PENDING_GRACE
