@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.postgresql_backend.base import is_valid_schema_name
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
 from apps.core.tenancy import tenant_connection
@@ -39,6 +41,10 @@ class Tenant(TenantMixin):
     ) -> bool:
         """Customer tenants are copied from the template schema (see apps.tenants.cloning);
         the template itself, and any tenant when no template exists, run the migrations."""
+        # django-tenants checks the name in its create_schema, which the clone skips.
+        # `tenant_create` has already refused such slugs with a message; this is the backstop.
+        if not is_valid_schema_name(self.schema_name):
+            raise ValidationError(f"{self.schema_name!r} cannot be a PostgreSQL schema name.")
         base = settings.TENANT_BASE_SCHEMA
         if (
             sync_schema

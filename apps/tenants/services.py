@@ -8,7 +8,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
+from django_tenants.utils import (
+    get_public_schema_name,
+    schema_context,
+    schema_exists,
+    tenant_context,
+)
 
 from apps.core.audit import Actor, audit_record
 from apps.core.exceptions import ValidationFailed
@@ -40,6 +45,14 @@ def _validate_new_tenant(
     else:
         if Tenant.objects.filter(slug=slug).exists():
             errors["slug"] = [f"A tenant with the slug {slug!r} already exists; choose another."]
+        elif schema_exists(schema := schema_name_for(slug)):
+            # No tenant owns it (an extension's schema, or one left behind by hand), and
+            # django-tenants would silently adopt it as the new tenant's.
+            errors["slug"] = [
+                f"The slug {slug!r} would use the PostgreSQL schema {schema!r}, but a schema "
+                f"{schema!r} already exists in the database: choose another slug, or have a "
+                "database administrator drop that schema if nothing uses it."
+            ]
     if not name.strip():
         errors["name"] = ["Give the tenant a name, e.g. 'Acme Inc.'."]
     if plan not in Plan.values:

@@ -52,3 +52,15 @@ def test_operator_sees_what_is_wrong_and_nothing_is_created(operator_client, ten
     page = response.content.decode()
     assert "already exists" in page and "not a valid host name" in page
     assert Tenant.objects.filter(slug="test").count() == 1
+
+
+@pytest.mark.parametrize("slug", ["pg-consulting", "information-schema"])
+def test_operator_is_told_a_slug_postgresql_reserves_is_not_usable(operator_client, slug) -> None:
+    response = operator_client.post(
+        "/admin/tenants/tenant/add/",
+        {"slug": slug, "name": "Consulting", "plan": "team", "domain": ""},
+    )
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert f"The slug {slug!r} would use the PostgreSQL schema" in form.errors["slug"][0]
+    assert not Tenant.objects.filter(slug=slug).exists()

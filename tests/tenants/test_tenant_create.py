@@ -49,6 +49,8 @@ def test_new_tenant_schema_holds_no_other_tenants_data(tenant) -> None:
         ({"slug": "Bad_Slug"}, "slug", "not a valid tenant slug"),
         ({"slug": "test"}, "slug", "already exists"),
         ({"slug": "admin"}, "slug", "reserved"),
+        ({"slug": "pg-consulting"}, "slug", "e.g. 'pgconsulting'"),
+        ({"slug": "information-schema"}, "slug", "PostgreSQL uses for itself"),
         ({"slug": "ok-slug", "name": " "}, "name", "Give the tenant a name"),
         ({"slug": "ok-slug", "domain": "http://x.example/"}, "domain", "not a valid host"),
         ({"slug": "ok-slug", "domain": "sub.localhost"}, "domain", "under the base domain"),
@@ -81,6 +83,15 @@ def test_duplicate_custom_domain_is_rejected(tenant) -> None:
     assert "already serves another tenant" in caught.value.fields["domain"][0]
 
 
+def test_slug_whose_schema_is_already_in_the_database_is_rejected() -> None:
+    with connection.cursor() as cursor:  # e.g. left behind by a tenant removed by hand
+        cursor.execute("CREATE SCHEMA leftover_co")
+    with pytest.raises(ValidationFailed) as caught:
+        tenant_create(slug="leftover-co", name="Leftover Co")
+    assert "schema 'leftover_co' already exists" in caught.value.fields["slug"][0]
+    assert not Tenant.objects.filter(slug="leftover-co").exists()
+
+
 def test_tenant_create_command(capsys) -> None:
     call_command("tenant_create", "hooli", "--name", "Hooli", "--domain", "status.hooli.example")
     out = capsys.readouterr().out
@@ -95,6 +106,10 @@ def test_tenant_create_command_explains_errors(tenant) -> None:
     with pytest.raises(CommandError) as caught:
         call_command("tenant_create", "no.dots", "--name", "X", "--domain", "bad host")
     assert "slug:" in str(caught.value) and "domain:" in str(caught.value)
+    for slug in ("pg-consulting", "information-schema"):
+        with pytest.raises(CommandError) as caught:
+            call_command("tenant_create", slug, "--name", "X")
+        assert f"slug: The slug {slug!r} would use the PostgreSQL schema" in str(caught.value)
 
 
 def test_demo_seed_is_idempotent(capsys) -> None:
