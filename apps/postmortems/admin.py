@@ -37,6 +37,7 @@ from apps.postmortems.selectors import credits_csv, public_review
 from apps.postmortems.services import (
     credit_set_state,
     credits_approve,
+    credits_push_again,
     review_complete,
     review_publish,
 )
@@ -81,7 +82,7 @@ class SlaCreditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "pre_approved",
         "salesforce_task_id",
     )
-    list_filter = ("state", "month", "currency", "pre_approved")
+    list_filter = ("state", "month", "currency", "pre_approved", "salesforce_refused")
     search_fields = (
         "customer__name",
         "customer__external_key",
@@ -89,7 +90,7 @@ class SlaCreditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "maintenance__title",
     )
     list_select_related = ("customer", "incident", "maintenance")
-    actions = ("approve_selected", "export_csv", "mark_applied", "waive")
+    actions = ("approve_selected", "export_csv", "mark_applied", "waive", "push_to_salesforce")
     readonly_fields = [f.name for f in SlaCredit._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -126,6 +127,18 @@ class SlaCreditAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Waive the selected credits", permissions=["change"])
     def waive(self, request: HttpRequest, queryset: QuerySet[SlaCredit]) -> None:
         self._set_state(request, queryset, CreditState.WAIVED)
+
+    @admin.action(
+        description="Push the selected approved credits to Salesforce again",
+        permissions=["change"],
+    )
+    def push_to_salesforce(self, request: HttpRequest, queryset: QuerySet[SlaCredit]) -> None:
+        count = credits_push_again(credits=list(queryset), actor=request.user)
+        self.message_user(
+            request,
+            f"{count} credit(s) queued for Salesforce; a refusal shows on the credit.",
+            messages.SUCCESS,
+        )
 
 
 class TimelineInline(admin.TabularInline):  # type: ignore[type-arg]

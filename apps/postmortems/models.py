@@ -236,6 +236,28 @@ class SlaCredit(models.Model):
     approved_by_label = models.CharField(max_length=200, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     salesforce_task_id = models.CharField(max_length=18, blank=True)
+    salesforce_pushed_amount = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The amount the credit's Salesforce Task says (empty: none pushed yet, or not "
+        "known). A credit whose amount differs is pushed again (its Task updated).",
+    )
+    salesforce_attempted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Clarion last tried (or queued) a push to Salesforce; the periodic "
+        "sweep tries a credit not yet pushed again at most once per interval.",
+    )
+    salesforce_error = models.TextField(
+        blank=True, help_text="Why the last push to Salesforce failed (empty: it did not)."
+    )
+    salesforce_refused = models.BooleanField(
+        default=False,
+        help_text="Salesforce refused this credit's Task: it is not tried again until its "
+        "amount changes or someone pushes it again.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from apps.incidents.selectors import incidents_extended_outage
+from apps.postmortems.salesforce import credits_salesforce_claim_due
 from apps.postmortems.services import credits_compute, reminders_send
+from apps.postmortems.tasks import push_credits
 
 ACTOR = "Clarion"
+PUSH_BATCH = 50
 
 
 def reminders() -> dict[str, int]:
@@ -22,3 +25,14 @@ def extended_outage_credits() -> int:
     ):
         changed += len(credits_compute(incident=incident, pre_approve=True, actor=ACTOR))
     return changed
+
+
+def salesforce_credits() -> int:
+    """Queue again the approved credits Salesforce does not show as they are (not pushed
+    yet, or their amount changed since), each at most once per interval: what a push task
+    gave up on during a Salesforce outage, or after credentials were refused, is caught up.
+    Credits Salesforce refused wait for a person (or a new amount)."""
+    ids = credits_salesforce_claim_due()
+    for start in range(0, len(ids), PUSH_BATCH):
+        push_credits.apply_async((ids[start : start + PUSH_BATCH],), queue="integrations")
+    return len(ids)

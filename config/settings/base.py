@@ -340,6 +340,7 @@ CLARION_TENANT_PERIODIC_JOBS: list[str] = [
     "apps.subscribers.services.crm.crm_sync_due",
     "apps.postmortems.periodic.reminders",
     "apps.postmortems.periodic.extended_outage_credits",
+    "apps.postmortems.periodic.salesforce_credits",
 ]
 # Dotted paths of the monitoring sources accepted at /hooks/<source>/<token>/, one per key
 # (see apps.integrations.inbound.base).

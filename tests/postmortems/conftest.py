@@ -1,14 +1,75 @@
+import ssl
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from apps.incidents.models import Incident, IncidentUpdate, Region, Service
 from apps.incidents.services import incident_open, incident_post_update, incident_resolve
 from apps.postmortems.models import SlaPolicy, TierSlaPolicy
+from config.celery import app as celery_app
 from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory
+from tests.subscribers.crm_fakes import FakeSalesforce, make_certificate
 
 ACTOR = "pytest"
+
+
+class FakeSalesforceTasks(FakeSalesforce):
+    """The fake org, also keeping Tasks: `POST .../sobjects/Task/` creates one (201 with its
+    id), `PATCH .../sobjects/Task/<id>` updates it (204; 404 once it was deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[dict[str, Any]] = []
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        base = f"/services/data/v{self.version}/sobjects/Task/"
+        if method == "POST" and path == base:
+            task_id = self._id("00T")
+            self.tasks.append({"Id": task_id, **body})
+            return 201, {"id": task_id, "success": True, "errors": []}
+        if method == "PATCH" and path.startswith(base):
+            task_id = path.removeprefix(base).strip("/")
+            for task in self.tasks:
+                if task["Id"] == task_id:
+                    task.update(body)
+                    return 204, None
+            return 404, [
+                {"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}
+            ]
+        return super().handle(method, path, query, body)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("salesforce-tls"))
+
+
+@pytest.fixture
+def salesforce(certificate, monkeypatch) -> Iterator[FakeSalesforceTasks]:
+    """A fake Salesforce org over https, its certificate trusted by simple-salesforce."""
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    fake = FakeSalesforceTasks()
+    fake.start(context)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Tasks queued with `.delay()`/`.apply_async()` run at once, in this process and
+    transaction (their retries too, at once)."""
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture

@@ -1,13 +1,10 @@
 """Credits in the portal (bulk approval, CSV for finance) and in Salesforce (a Task on the
-account, through simple-salesforce against a local fake org)."""
+account, through simple-salesforce against a local fake org: `salesforce` in conftest)."""
 
 import csv
 import io
-import ssl
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.test import Client, override_settings
@@ -23,42 +20,9 @@ from apps.subscribers.services.crm import crm_connection_create
 from tests.conftest import TEST_HOST
 from tests.factories import CustomerFactory, UserFactory
 from tests.postmortems.conftest import past_incident
-from tests.subscribers.crm_fakes import FakeSalesforce, make_certificate
 
 ACTOR = "pytest"
 JUNE = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
-
-
-class FakeSalesforceTasks(FakeSalesforce):
-    """The fake org, also accepting new Tasks (`POST .../sobjects/Task/`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tasks: list[dict[str, Any]] = []
-
-    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
-        if method == "POST" and path == f"/services/data/v{self.version}/sobjects/Task/":
-            task_id = self._id("00T")
-            self.tasks.append({"Id": task_id, **body})
-            return 201, {"id": task_id, "success": True, "errors": []}
-        return super().handle(method, path, query, body)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_certificate(tmp_path_factory.mktemp("salesforce-tls"))
-
-
-@pytest.fixture
-def salesforce(certificate, monkeypatch):
-    cert, key = certificate
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    fake = FakeSalesforceTasks()
-    fake.start(context)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

@@ -198,10 +198,12 @@ class _FakeServer:
                 else:
                     status, answer = fake.handle(method, parts.path, logged.query, body)
                 logged.status = status
-                data = json.dumps(answer, default=_json_default).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
+                data = b""
+                if status != 204:  # No Content (an update answers so): no body, no length
+                    data = json.dumps(answer, default=_json_default).encode()
+                    self.send_header("Content-Type", "application/json;charset=UTF-8")
+                    self.send_header("Content-Length", str(len(data)))
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
@@ -212,6 +214,9 @@ class _FakeServer:
 
             def do_POST(self) -> None:
                 self._serve("POST")
+
+            def do_PATCH(self) -> None:
+                self._serve("PATCH")
 
         class Server(ThreadingHTTPServer):
             def handle_error(self, request: Any, client_address: Any) -> None:

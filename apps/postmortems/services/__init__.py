@@ -4,6 +4,7 @@ from apps.postmortems.services.credits import (
     credit_set_state,
     credits_approve,
     credits_compute,
+    credits_push_again,
     overrun_credits_compute,
 )
 from apps.postmortems.services.reviews import (
@@ -18,6 +19,7 @@ __all__ = [
     "credit_set_state",
     "credits_approve",
     "credits_compute",
+    "credits_push_again",
     "overrun_credits_compute",
     "reminders_send",
     "review_complete",

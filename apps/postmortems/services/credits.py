@@ -244,6 +244,8 @@ def _store(
     )
     if not refreshable or existing.amount > amount:
         return None  # a person decided on it, or it would shrink: leave it as it is
+    if existing.amount != amount:
+        existing.salesforce_refused = False  # another Task: Salesforce may well take it
     for name, value in values.items():
         setattr(existing, name, value)
     if pre_approve and existing.state == CreditState.PROPOSED:
@@ -300,3 +302,26 @@ def credit_set_state(*, credit: SlaCredit, state: str, actor: Actor) -> SlaCredi
     credit.save()
     audit_record(actor=actor, action=f"sla_credit.{state}", obj=credit)
     return credit
+
+
+@transaction.atomic
+def credits_push_again(*, credits: Iterable[SlaCredit], actor: Actor) -> int:
+    """Push approved (or applied) credits to Salesforce again, those it refused included
+    (once someone fixed what it refused, e.g. the customer's account id); returns how many
+    were queued. Each push still changes nothing in Salesforce when it shows the credit as
+    it is."""
+    rows = list(
+        SlaCredit.objects.select_for_update()
+        .filter(
+            pk__in=[c.pk for c in credits],
+            state__in=(CreditState.APPROVED, CreditState.APPLIED),
+        )
+        .order_by("pk")
+    )
+    for credit in rows:
+        if credit.salesforce_refused:
+            credit.salesforce_refused = False
+            credit.save(update_fields=["salesforce_refused", "updated_at"])
+        audit_record(actor=actor, action="sla_credit.push_requested", obj=credit)
+    _queue_push([c.pk for c in rows])
+    return len(rows)
