@@ -37,6 +37,7 @@ from apps.subscribers.choices import (
     SubscriptionKind,
 )
 from apps.subscribers.models import Customer, Segment, Subscriber, Subscription, Suppression
+from apps.subscribers.models.customers import salesforce_id_18
 
 EFFECTIVE_REGION = "effective_region_id"
 SubscriptionServices = Subscription.services.through
@@ -64,7 +65,7 @@ def customers_list(
         qs = qs.filter(
             Q(name__icontains=search)
             | Q(external_key__icontains=search)
-            | Q(salesforce_account_id=search)
+            | Q(salesforce_account_id=salesforce_id_18(search.strip()))
             | Q(hubspot_company_id=search)
         )
     return qs
@@ -129,16 +130,19 @@ def _subscribed_to_any(service_ids: QuerySet[Any, Any] | list[int]) -> Q:
 
 def _segment_q(segment: Segment) -> Q:
     """The segment's rule over `subscribers_receiving()` rows (three small reads unless its
-    regions, services and customers are prefetched)."""
+    regions, services and customers are prefetched). A region or service criterion whose
+    every target was deleted matches nobody: the segment was aimed at them, not at all."""
     rule = Q()
     if segment.tiers:
         rule &= Q(customer__tier__in=segment.tiers)
     region_ids = [r.pk for r in segment.regions.all()]
-    if region_ids:
+    if region_ids or segment.limits_regions:
         rule &= Q(**{f"{EFFECTIVE_REGION}__in": region_ids})
     service_ids = [s.pk for s in segment.services.all()]
     if service_ids:
         rule &= _subscribed_to_any(service_ids)
+    elif segment.limits_services:
+        rule &= Q(pk__in=[])
     customer_ids = [c.pk for c in segment.customers.all()]
     if customer_ids:
         rule &= Q(customer_id__in=customer_ids)

@@ -30,6 +30,7 @@ from apps.subscribers.services import (
     crm_connection_update,
     crm_sync,
     crm_sync_due,
+    csv_import_customers,
     subscriber_delete,
     subscriber_unsubscribe,
 )
@@ -540,3 +541,29 @@ def test_credentials_entered_in_the_admin_are_stored_encrypted_and_never_shown(
     assert "Give the private app's access token" in refused
     assert "must start with https://" in refused
     assert "Unknown tier(s) platinum" in refused
+
+
+# --- ids ----------------------------------------------------------------------------------
+
+
+def test_a_customer_entered_with_a_15_character_id_is_the_account_salesforce_returns(
+    connection, salesforce
+):
+    # Salesforce shows 15-character ids in its pages; its API answers with 18.
+    account = salesforce.account("Acme", Tier__c="Enterprise", Id="0015g00000AbCdEAAV")
+    salesforce.contact("ann@acme.example", account, FirstName="Ann")
+    report = csv_import_customers(
+        "external_key,name,tier,salesforce_account_id\nacme,Acme,enterprise,0015g00000AbCdE\n",
+        actor="pytest",
+    )
+    assert report.applied, report.rows
+    ann = SubscriberFactory(email="ann@acme.example", customer=Customer.objects.get())
+
+    log = crm_sync(connection=connection, actor="pytest")
+
+    assert log.status == "ok", log.errors
+    assert "customers_created" not in log.counts
+    acme = Customer.objects.get()  # not a second customer
+    assert (acme.external_key, acme.salesforce_account_id) == ("acme", "0015g00000AbCdEAAV")
+    ann.refresh_from_db()
+    assert ann.customer == acme

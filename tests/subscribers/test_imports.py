@@ -236,3 +236,42 @@ def test_subscriber_rows_are_rejected_with_their_reasons_and_nothing_is_applied(
 def test_a_subscribers_file_needs_a_column_that_identifies_people(tenant_db) -> None:
     report = csv_import_subscribers("name,services\nAnn,all\n", actor="pytest")
     assert report.file_errors == ("The file needs an email or a phone column to identify rows.",)
+
+
+def test_a_row_sharing_only_a_phone_number_with_an_earlier_row_is_a_duplicate(tenant_db) -> None:
+    content = (
+        "email,phone,name\n"
+        "ann@example.com,+1 415 555 0100,Ann\n"
+        ",+14155550100,Ann on call\n"
+        "bob@example.com,,Bob\n"
+        "BOB@example.com,+44 20 7946 0958,Bob\n"
+    )
+    report = csv_import_subscribers(content, actor="pytest")
+
+    assert not report.applied
+    assert outcomes(report) == [
+        (2, "ann@example.com", "added"),
+        (3, "+14155550100", "rejected"),
+        (4, "bob@example.com", "added"),
+        (5, "BOB@example.com", "rejected"),
+    ]
+    assert report.rows[1].problems == ["phone: Row 2 has the same phone; give each one once."]
+    assert report.rows[3].problems == ["email: Row 4 has the same email; give each one once."]
+    assert not Subscriber.objects.exists()
+
+
+def test_a_monthly_fee_that_is_not_a_number_rejects_the_row(tenant_db) -> None:
+    content = (
+        "external_key,name,monthly_fee\nacme,Acme,NaN\nglobex,Globex,Infinity\ninitech,Initech,10\n"
+    )
+    report = csv_import_customers(content, actor="pytest")
+
+    assert not report.applied
+    assert outcomes(report) == [
+        (2, "acme", "rejected"),
+        (3, "globex", "rejected"),
+        (4, "initech", "added"),
+    ]
+    assert report.rows[0].problems == ["monthly_fee: 'NaN' is not an amount such as 1250.00."]
+    assert report.rows[1].problems == ["monthly_fee: 'Infinity' is not an amount such as 1250.00."]
+    assert not Customer.objects.exists()

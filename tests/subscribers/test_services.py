@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.core.models import AuditEvent
+from apps.incidents import services as incidents
 from apps.subscribers import selectors
 from apps.subscribers.models import Customer, Subscriber, Suppression
 from apps.subscribers.services import (
@@ -193,6 +194,82 @@ def test_a_customer_with_subscribers_is_deactivated_not_deleted(tenant_db) -> No
         customer_delete(customer=customer, actor="pytest")
     customer_upsert(external_key=customer.external_key, active=False, actor="pytest")
     assert not selectors.subscribers_receiving().exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("0015g00000AbCdE", "0015g00000AbCdEAAV"),  # the form Salesforce pages show
+        ("001A0000006Vm9r", "001A0000006Vm9rIAC"),  # Salesforce's documented example
+        ("0015g00000AbCdEAAV", "0015g00000AbCdEAAV"),  # already the API's form
+    ],
+)
+def test_salesforce_account_ids_are_kept_in_the_18_character_form_the_api_returns(
+    tenant_db, given: str, stored: str
+) -> None:
+    customer, _ = customer_upsert(
+        external_key="acme", name="Acme", salesforce_account_id=f" {given} ", actor="pytest"
+    )
+    customer.refresh_from_db()
+    assert customer.salesforce_account_id == stored
+    # Found by either form; given again in either form, nothing changes.
+    assert list(selectors.customers_list(search=given[:15])) == [customer]
+    _, outcome = customer_upsert(
+        external_key="acme", salesforce_account_id=given[:15], actor="pytest"
+    )
+    assert outcome == "unchanged"
+    with pytest.raises(ValidationFailed) as caught:
+        customer_upsert(
+            external_key="globex", name="Globex", salesforce_account_id=given[:15], actor="pytest"
+        )
+    assert caught.value.fields == {
+        "salesforce_account_id": ["This Salesforce account is already linked to Acme (acme)."]
+    }
+
+
+@pytest.mark.parametrize("given", ["0015g00000AbCd", "0015g00000AbCdEAA", "0015g00000AbCdE-AV"])
+def test_a_salesforce_account_id_of_another_length_or_with_other_characters_is_refused(
+    tenant_db, given: str
+) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        customer_upsert(
+            external_key="acme", name="Acme", salesforce_account_id=given, actor="pytest"
+        )
+    assert caught.value.fields == {
+        "salesforce_account_id": [
+            "A Salesforce account id has 15 or 18 letters and digits, e.g. 0015g00000AbCdEAAV."
+        ]
+    }
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("fee", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_a_monthly_fee_that_is_not_a_number_is_refused_not_a_server_error(
+    tenant_db, fee: str
+) -> None:
+    CustomerFactory(external_key="acme", name="Acme", monthly_fee=Decimal("10.00"))
+    with pytest.raises(ValidationFailed) as caught:
+        customer_upsert(external_key="acme", monthly_fee=Decimal(fee), actor="pytest")
+    assert set(caught.value.fields) == {"monthly_fee"}
+    assert "is not an amount" in caught.value.fields["monthly_fee"][0]
+    assert Customer.objects.get().monthly_fee == Decimal("10.00")
+
+
+def test_a_customer_named_by_a_segment_is_not_deleted(tenant_db) -> None:
+    customer = CustomerFactory(external_key="acme", name="Acme")
+    CustomerFactory(external_key="globex", name="Globex")
+    segment = segment_create(name="Acme executives", customers=["acme"], actor="pytest")
+
+    with pytest.raises(Conflict) as caught:
+        customer_delete(customer=customer, actor="pytest")
+
+    assert caught.value.code == "customer_in_segments"
+    assert "'Acme executives'" in caught.value.message
+    # Still aimed at Acme: had it gone, the empty list would mean any customer.
+    assert [c.external_key for c in segment.customers.all()] == ["acme"]
+    segment_update(segment=segment, customers=["globex"], actor="pytest")
+    customer_delete(customer=customer, actor="pytest")
+    assert not Customer.objects.filter(external_key="acme").exists()
 
 
 # --- subscribers --------------------------------------------------------------------------
@@ -400,3 +477,46 @@ def test_a_segment_selects_by_tier_region_service_and_customer(
     with pytest.raises(ValidationFailed) as caught:
         segment_create(name="Enterprise EU API", tiers=["gold"], actor="pytest")
     assert set(caught.value.fields) == {"name", "tiers"}
+
+
+def test_a_segment_whose_regions_or_services_were_all_deleted_selects_nobody(
+    tenant_db, regions, services
+) -> None:
+    eu = CustomerFactory(external_key="eu", region=regions["eu"])
+    us = CustomerFactory(external_key="us", region=regions["us"])
+    SubscriberFactory(name="eu api", customer=eu, subscription__services=[services["api"]])
+    SubscriberFactory(
+        name="us payments", customer=us, subscription__services=[services["payments"]]
+    )
+    SubscriberFactory(name="us all", customer=us)
+    by_region = segment_create(name="EU and APAC", regions=["eu", "apac"], actor="pytest")
+    by_service = segment_create(name="API users", services=["api"], actor="pytest")
+    anyone = segment_create(name="Everyone", actor="pytest")
+
+    # As the incidents admin deletes them.
+    regions["apac"].delete()
+    assert names(by_region) == {"eu api"}  # the region left still narrows it
+    regions["eu"].delete()
+    services["api"].delete()
+
+    assert names(by_region) == set()
+    assert names(by_service) == set()
+    assert names(anyone) == {"eu api", "us payments", "us all"}
+    incident = incidents.incident_open(
+        title="Payments delayed",
+        severity="P1",
+        services={"payments": "major_outage"},
+        actor="pytest",
+    )
+    audience = selectors.audience_for(incident=incident, channel="email", segment=by_service)
+    assert not audience.exists()
+
+    # Lifting the limit is deliberate, and audited.
+    by_region = segment_update(segment=by_region, name="Anywhere", regions=[], actor="pytest")
+    assert names(by_region) == {"eu api", "us payments", "us all"}
+    updated = AuditEvent.objects.filter(action="segment.updated").latest("id")
+    assert updated.details["regions"] == {"from": ["(all deleted: selects nobody)"], "to": []}
+
+
+def names(segment) -> set[str]:
+    return set(selectors.segment_members(segment).values_list("name", flat=True))

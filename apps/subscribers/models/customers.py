@@ -10,6 +10,23 @@ from apps.incidents.models.catalog import validate_time_zone
 from apps.subscribers.choices import CustomerTier
 from apps.subscribers.validators import EXTERNAL_KEY_MAX
 
+# Salesforce's checksum alphabet: each 5-character block of a 15-character id gives one
+# character whose bits say which of the block's characters are upper case.
+_SALESFORCE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_id_18(value: str) -> str:
+    """The 18-character form of a 15-character Salesforce id (what the Salesforce API
+    returns, and the only form Clarion stores, so that a sync matches it). Any other value is
+    returned as given: validating it is the caller's job."""
+    if len(value) != 15 or not value.isascii() or not value.isalnum():
+        return value
+    suffix = ""
+    for start in range(0, 15, 5):
+        block = value[start : start + 5]
+        suffix += _SALESFORCE_SUFFIX[sum(1 << i for i, c in enumerate(block) if c.isupper())]
+    return value + suffix
+
 
 class Customer(models.Model):
     """An account of the tenant. Its tier decides the channels its people may get (SMS is
@@ -39,7 +56,11 @@ class Customer(models.Model):
         help_text="What the customer pays per month (SLA credits are a share of it).",
     )
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217, e.g. EUR.")
-    salesforce_account_id = models.CharField(max_length=18, blank=True)
+    salesforce_account_id = models.CharField(
+        max_length=18,
+        blank=True,
+        help_text="15 or 18 characters; kept in the 18-character form Salesforce's API uses.",
+    )
     hubspot_company_id = models.CharField(max_length=32, blank=True)
     active = models.BooleanField(
         default=True, help_text="Inactive customers' people get no notifications."

@@ -14,7 +14,12 @@ from apps.subscribers.validators import URL_MAX
 class Segment(models.Model):
     """A saved rule over subscribers: customer tiers in, regions in, services in, customers
     in. Each non-empty criterion must hold (any of its values); an empty one is no limit.
-    `selectors.segment_members` evaluates it."""
+    `selectors.segment_members` evaluates it.
+
+    Regions and services are deleted elsewhere (the incidents admin), which removes them
+    from the segment too: `limits_regions` / `limits_services` remember that the criterion
+    was chosen, so that one whose every target was deleted selects nobody instead of
+    everyone. (A customer named by a segment cannot be deleted.)"""
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
@@ -24,6 +29,12 @@ class Segment(models.Model):
     regions = models.ManyToManyField(Region, blank=True, related_name="+")
     services = models.ManyToManyField(Service, blank=True, related_name="+")
     customers = models.ManyToManyField(Customer, blank=True, related_name="segments")
+    limits_regions = models.BooleanField(
+        default=False, editable=False, help_text="Regions were chosen (set by the services)."
+    )
+    limits_services = models.BooleanField(
+        default=False, editable=False, help_text="Services were chosen (set by the services)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

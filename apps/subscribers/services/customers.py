@@ -13,6 +13,7 @@ from apps.core.exceptions import Conflict, ValidationFailed
 from apps.incidents.models.catalog import validate_time_zone
 from apps.subscribers.choices import CustomerTier
 from apps.subscribers.models import Customer
+from apps.subscribers.models.customers import salesforce_id_18
 from apps.subscribers.services.common import (
     UNCHANGED,
     FieldErrors,
@@ -77,7 +78,12 @@ def _customer_fields(
     if not isinstance(locale, Unchanged):
         wanted["locale"] = check(errors, "locale", normalize_locale, locale or "en")
     if not isinstance(monthly_fee, Unchanged):
-        if monthly_fee is not None and not Decimal(0) <= monthly_fee <= FEE_MAX:
+        # NaN and infinities parse as decimals, but any comparison of NaN raises.
+        if monthly_fee is not None and not monthly_fee.is_finite():
+            errors["monthly_fee"] = [
+                f"{monthly_fee} is not an amount: give a number such as 1250.00, or leave it empty."
+            ]
+        elif monthly_fee is not None and not Decimal(0) <= monthly_fee <= FEE_MAX:
             errors["monthly_fee"] = [
                 "Give an amount of 0 or more (two decimals), or leave it empty."
             ]
@@ -95,6 +101,10 @@ def _customer_fields(
             errors["salesforce_account_id"] = [
                 "A Salesforce account id has 15 or 18 letters and digits, e.g. 0015g00000AbCdEAAV."
             ]
+        else:
+            # Salesforce answers with 18 characters: a stored 15-character id would never
+            # match, and the sync would create the customer a second time.
+            salesforce_account_id = salesforce_id_18(salesforce_account_id)
         wanted["salesforce_account_id"] = salesforce_account_id
     if not isinstance(hubspot_company_id, Unchanged):
         hubspot_company_id = hubspot_company_id.strip()
@@ -204,13 +214,22 @@ def customer_upsert(
 
 @transaction.atomic
 def customer_delete(*, customer: Customer, actor: Actor) -> None:
-    """Delete a customer that has no subscribers (deactivate it otherwise)."""
+    """Delete a customer that has no subscribers (deactivate it otherwise) and that no
+    segment names: a segment's empty customer list means "any customer", so deleting the
+    only customer it names would turn it into everyone."""
     count = customer.subscribers.count()
     if count:
         raise Conflict(
             f"{customer} still has {count} subscriber(s). Deactivate the customer instead, or "
             "delete its subscribers first.",
             code="customer_has_subscribers",
+        )
+    segments = sorted(customer.segments.values_list("name", flat=True))
+    if segments:
+        raise Conflict(
+            f"{customer} is named in the segment(s) {', '.join(repr(s) for s in segments)}. "
+            "Remove it from them (or delete them) first, or deactivate the customer instead.",
+            code="customer_in_segments",
         )
     audit_record(actor=actor, action="customer.deleted", obj=customer)
     customer.delete()

@@ -211,25 +211,28 @@ def _run(
     *,
     kind: str,
     rows: list[_Row],
-    key_of: Callable[[_Row], tuple[str, str, str]],
+    key_of: Callable[[_Row], tuple[str, list[tuple[str, str]]]],
     apply: Callable[[_Row], tuple[RowOutcome, dict[str, list[str]]]],
     actor: Actor,
     dry_run: bool,
 ) -> ImportReport:
     """Apply every row in its own savepoint; keep it all only if every row was accepted
-    and this is not a dry run."""
+    and this is not a dry run. `key_of` gives what the report shows for a row and each
+    (identity, column) that identifies it: a row sharing any identity with an earlier row
+    is about the same person (or customer) and is rejected."""
     reports: list[RowReport] = []
     first_row: dict[str, int] = {}
     with transaction.atomic():
         for row in rows:
-            key, identity, key_column = key_of(row)
+            key, identities = key_of(row)
             errors = {k: list(v) for k, v in row.problems.items()}
-            if identity and identity in first_row:
-                errors.setdefault(key_column, []).append(
-                    f"Row {first_row[identity]} has the same {key_column}; give each one once."
-                )
-            elif identity:
-                first_row[identity] = row.number
+            for identity, column in identities:
+                if identity in first_row:
+                    errors.setdefault(column, []).append(
+                        f"Row {first_row[identity]} has the same {column}; give each one once."
+                    )
+            for identity, _ in identities:
+                first_row.setdefault(identity, row.number)
             outcome: RowOutcome = "rejected"
             if not errors:
                 try:
@@ -286,10 +289,14 @@ def _decimal(values: dict[str, str], name: str, errors: dict[str, list[str]]) ->
     if not value:
         return UNCHANGED
     try:
-        return Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation:
+        amount = None
+    # NaN and Infinity parse, but are no amount (and NaN breaks any comparison).
+    if amount is None or not amount.is_finite():
         errors[name] = [f"{values[name]!r} is not an amount such as 1250.00."]
         return UNCHANGED
+    return amount
 
 
 def _list(values: dict[str, str], name: str) -> Any:
@@ -339,9 +346,9 @@ def csv_import_customers(file: CsvSource, *, actor: Actor, dry_run: bool = False
     except ApplicationError as exc:
         return _file_refused("customers", dry_run, exc)
 
-    def key_of(row: _Row) -> tuple[str, str, str]:
+    def key_of(row: _Row) -> tuple[str, list[tuple[str, str]]]:
         key = row.values.get("external_key", "")
-        return key, key, "external_key"
+        return key, [(key, "external_key")] if key else []
 
     return _run(
         kind="customers",
@@ -356,16 +363,22 @@ def csv_import_customers(file: CsvSource, *, actor: Actor, dry_run: bool = False
 # --- subscribers --------------------------------------------------------------------------
 
 
-def _identity(row: _Row) -> tuple[str, str, str]:
-    """(what the report shows, what makes two rows the same person, its column)."""
+def _identity(row: _Row) -> tuple[str, list[tuple[str, str]]]:
+    """What the report shows (the e-mail address, else the phone number), and every
+    (identity, column) of the row: two rows sharing an e-mail address *or* a phone number
+    are one person, and the second would silently update what the first wrote."""
+    shown = ""
+    identities: list[tuple[str, str]] = []
     for column, normalise in (("email", normalize_email), ("phone", normalize_phone)):
         value = row.values.get(column, "")
-        if value:
-            try:
-                return value, f"{column}:{normalise(value)}", column
-            except ValidationError:
-                return value, f"{column}:{value}", column
-    return "", "", "email"
+        if not value:
+            continue
+        shown = shown or value
+        try:
+            identities.append((f"{column}:{normalise(value)}", column))
+        except ValidationError:
+            identities.append((f"{column}:{value}", column))
+    return shown, identities
 
 
 def _existing(values: dict[str, str]) -> Subscriber | None:

@@ -71,10 +71,14 @@ def _segment_fields(
                 f"Unknown tier(s): {', '.join(unknown)}. Use {', '.join(CustomerTier.values)}."
             ]
         fields["tiers"] = list(dict.fromkeys(tiers))
+    # Remembered apart from the lists: a region or service deleted elsewhere leaves the
+    # list empty, and the segment must then select nobody, not everyone.
     if not isinstance(regions, Unchanged):
         related["regions"] = _regions(regions, errors)
+        fields["limits_regions"] = bool(related["regions"])
     if not isinstance(services, Unchanged):
         related["services"] = resolve_services(services, errors)
+        fields["limits_services"] = bool(related["services"])
     if not isinstance(customers, Unchanged):
         related["customers"] = _customers(customers, errors)
     if errors:
@@ -83,12 +87,17 @@ def _segment_fields(
     return fields, related
 
 
+ALL_DELETED = "(all deleted: selects nobody)"
+
+
 def _describe(segment: Segment) -> dict[str, Any]:
+    regions = sorted(r.code for r in segment.regions.all())
+    services = sorted(s.slug for s in segment.services.all())
     return {
         "name": segment.name,
         "tiers": list(segment.tiers),
-        "regions": sorted(r.code for r in segment.regions.all()),
-        "services": sorted(s.slug for s in segment.services.all()),
+        "regions": regions or ([ALL_DELETED] if segment.limits_regions else []),
+        "services": services or ([ALL_DELETED] if segment.limits_services else []),
         "customers": sorted(c.external_key for c in segment.customers.all()),
     }
 
@@ -105,7 +114,8 @@ def segment_create(
     actor: Actor,
 ) -> Segment:
     """Save an audience rule: customer tiers, region codes, service slugs and customer
-    external keys. Every non-empty list must match (any of its values); empty = no limit."""
+    external keys. Every non-empty list must match (any of its values); empty = no limit.
+    If every region (or service) chosen is deleted later, the segment selects nobody."""
     fields, related = _segment_fields(
         segment=None,
         name=name,
@@ -134,7 +144,8 @@ def segment_update(
     customers: Sequence[str] | Unchanged = UNCHANGED,
     actor: Actor,
 ) -> Segment:
-    """Change what is given; a list given replaces the old one."""
+    """Change what is given; a list given replaces the old one (an empty one lifts that
+    limit, also from a criterion whose regions or services were all deleted)."""
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
     before = _describe(segment) | {"description": segment.description}
     fields, related = _segment_fields(
