@@ -245,7 +245,8 @@ class RoutingRule(models.Model):
 
 class AlertState(models.Model):
     """Where one alert (one dedup key of one integration) stands: firing or recovered, the
-    incident or maintenance it belongs to, and its recent firings (flapping)."""
+    incident or maintenance it belongs to, its recent firings (flapping) and its latest
+    recovery."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="alerts")
     dedup_key = models.CharField(max_length=255)
@@ -268,6 +269,15 @@ class AlertState(models.Model):
     last_event_at = models.DateTimeField()
     last_changed_at = models.DateTimeField()
     recovered_at = models.DateTimeField(null=True, blank=True)
+    # Its latest recovery: a firing notification Clarion received before it (processed
+    # late: a retry, another worker) is over already, unless the tool says that firing
+    # started after this recovery ended.
+    ended_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its latest recovery happened, as the tool says."
+    )
+    recovery_received_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Clarion received its latest recovery."
+    )
 
     class Meta:
         ordering = ("-last_changed_at", "-id")

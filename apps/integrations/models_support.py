@@ -121,6 +121,22 @@ class HelpdeskProblem(models.Model):
     closed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the resolution was posted and tickets solved."
     )
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the help-desk task queued for this incident (flag or close) is due to "
+        "run: set by the sweep when it queues one and by a retry after a transient failure, "
+        "cleared when the work ends. The sweep queues no other until a lease after it.",
+    )
+    refused_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the help desk refused the work for good (credentials refused, 403, "
+        "404...): the sweep leaves it alone until the help-desk settings are saved again.",
+    )
+    refusal = models.CharField(
+        max_length=500, blank=True, help_text="The help desk's answer, when it refused."
+    )
 
     class Meta:
         verbose_name = "help desk problem"

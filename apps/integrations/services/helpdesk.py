@@ -23,7 +23,13 @@
 Every call is recorded as a `HelpdeskAction` (ticket, action, outcome). A transient failure
 (help desk down, 429) is recorded and raised, for the task to retry; the work is idempotent
 (one problem per incident, one link per ticket, one reply per link), so a retry redoes only
-what is missing. One incident's help-desk work runs under a PostgreSQL advisory lock.
+what is missing. A permanent refusal of the flag or close work itself (credentials refused,
+403, 404...) is recorded once and kept on the incident's `HelpdeskProblem` (`refused_at`,
+`refusal`); the per-tenant sweep (`helpdesk_due`) leaves it alone until the settings are
+saved again, and leaves alone work a task is already on (`queued_at`, `HELPDESK_LEASE`).
+One incident's help-desk work runs under a PostgreSQL advisory lock, taken without waiting:
+when another task holds it, `HelpdeskBusy` (transient) sends this one to retry later instead
+of parking a worker.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from secrets import token_urlsafe
 from typing import TypeVar
 
@@ -63,6 +70,9 @@ from apps.subscribers.models import Customer
 
 T = TypeVar("T")
 KNOWN_ISSUE_TAG = "known_issue"
+# How long the sweep leaves an incident to the task queued for it (from when that task, or
+# its retry, is due): a queue backlog plus one attempt (tasks are killed after 5 minutes).
+HELPDESK_LEASE = timedelta(minutes=10)
 # What helpdesk_for() gives: the Helpdesk interface plus `reopen_problem`.
 Provider = ZendeskHelpdesk | FreshdeskHelpdesk
 
@@ -188,36 +198,103 @@ def _record(
     )
 
 
+def _recorded(incident: Incident | None, ticket_id: str, action: str, fn: Callable[[], T]) -> T:
+    """`fn()`, recorded; a refusal or a transient failure is recorded and raised."""
+    try:
+        result = fn()
+    except PermanentError as exc:
+        _record(incident, ticket_id, action, ActionOutcome.REFUSED, str(exc))
+        raise
+    except TransientError as exc:
+        _record(incident, ticket_id, action, ActionOutcome.FAILED, str(exc))
+        raise
+    _record(incident, ticket_id, action, ActionOutcome.OK)
+    return result
+
+
 def _attempt(
     incident: Incident | None, ticket_id: str, action: str, fn: Callable[[], T]
 ) -> T | None:
     """`fn()`, recorded. A permanent refusal is recorded and gives None (the others go on);
     a transient failure is recorded and raised (the task retries)."""
     try:
-        result = fn()
-    except PermanentError as exc:
-        _record(incident, ticket_id, action, ActionOutcome.REFUSED, str(exc))
+        result = _recorded(incident, ticket_id, action, fn)
+    except PermanentError:
         return None
-    except TransientError as exc:
-        _record(incident, ticket_id, action, ActionOutcome.FAILED, str(exc))
-        raise
-    _record(incident, ticket_id, action, ActionOutcome.OK)
     return result if result is not None else True  # type: ignore[return-value]
+
+
+class HelpdeskBusy(TransientError):
+    """Another task is working on the incident's help desk: try again later."""
+
+
+def helpdesk_lock_key(incident_id: int) -> int:
+    """The advisory lock key of one incident's help-desk work in the current schema."""
+    digest = hashlib.sha256(f"helpdesk:{current_schema()}:{incident_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextmanager
 def _incident_lock(incident_id: int) -> Iterator[None]:
     """One task at a time on one incident's help-desk work (session-level advisory lock:
-    the recorded actions commit as they happen)."""
-    digest = hashlib.sha256(f"helpdesk:{current_schema()}:{incident_id}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
+    the recorded actions commit as they happen). Not waited for: a task finding it taken
+    raises `HelpdeskBusy` and retries with backoff, rather than holding a worker (and its
+    database connection) until the other one is done."""
+    key = helpdesk_lock_key(incident_id)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        (locked,) = cursor.fetchone() or (False,)
+    if not locked:
+        raise HelpdeskBusy(f"another task is working on incident #{incident_id}'s help desk")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _connect(incident: Incident, installation: HelpdeskInstallation) -> Provider:
+    """The provider; settings it cannot work with (no API token...) are recorded as refused
+    and raised."""
+    try:
+        return helpdesk_for(installation)
+    except PermanentError as exc:
+        _record(incident, "", "connected", ActionOutcome.REFUSED, str(exc))
+        raise
+
+
+@contextmanager
+def _leased(incident: Incident, installation: HelpdeskInstallation) -> Iterator[None]:
+    """The incident's flag or close work. However it ends, the sweep's lease (`queued_at`)
+    ends with it, except on a transient failure (raised: the task's retry keeps the lease).
+    A permanent refusal, already recorded as the refused action, is kept on the problem with
+    its reason and ends the work without raising: see `helpdesk_due` for when it is tried
+    again."""
+    try:
+        yield
+    except PermanentError as exc:
+        refusal = {"refused_at": timezone.now(), "refusal": str(exc)[:500], "queued_at": None}
+        HelpdeskProblem.objects.update_or_create(
+            incident=incident,
+            defaults=refusal,
+            create_defaults={**refusal, "provider": installation.provider},
+        )
+    else:
+        HelpdeskProblem.objects.filter(incident=incident, queued_at__isnull=False).update(
+            queued_at=None
+        )
+
+
+# Saved with the problem when its flag or close work is done.
+_DONE = {"queued_at": None, "refused_at": None, "refusal": ""}
+
+
+def _done(problem: HelpdeskProblem, field: str) -> None:
+    """`problem.<field>` = now: the work is done; any lease or earlier refusal is over."""
+    setattr(problem, field, timezone.now())
+    for name, value in _DONE.items():
+        setattr(problem, name, value)
+    problem.save(update_fields=[field, *_DONE])
 
 
 def _note(incident: Incident, canned: str) -> str:
@@ -275,14 +352,16 @@ def _link(
 
 def _problem(
     helpdesk: Helpdesk, incident: Incident, installation: HelpdeskInstallation, canned: str
-) -> HelpdeskProblem | None:
+) -> HelpdeskProblem:
+    """The incident's known-issue ticket, opened once. A refusal is recorded and raised:
+    without it there is nothing to flag."""
     problem, _ = HelpdeskProblem.objects.get_or_create(
         incident=incident, defaults={"provider": installation.provider}
     )
     if problem.external_id:
         return problem
     subject = f"[Clarion #{incident.pk}] {incident.internal_title or incident.title}"
-    created = _attempt(
+    created = _recorded(
         incident,
         "",
         "problem_created",
@@ -292,8 +371,6 @@ def _problem(
             tags=[KNOWN_ISSUE_TAG, incident_tag(incident)],
         ),
     )
-    if created is None:
-        return None
     problem.external_id = str(created)
     problem.save(update_fields=["external_id"])
     HelpdeskAction.objects.filter(incident=incident, action="problem_created", ticket_id="").update(
@@ -309,25 +386,25 @@ def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
     """Open the incident's known-issue ticket and flag the open tickets about it (once;
     a second run only does what the first could not). A reopened incident (its problem
     closed, the incident open again) gets its known-issue ticket reopened and is flagged
-    again. A resolved incident is not flagged."""
+    again. A resolved incident is not flagged. If the help desk refuses for good (the
+    known-issue ticket, the search), the refusal is kept on the problem and None returned;
+    a transient failure is raised (the task retries)."""
     installation = helpdesk_installation()
     incident = Incident.objects.filter(pk=incident_id).first()
     if installation is None or incident is None or incident.parent_id is not None:
         return None
-    with _incident_lock(incident.pk):
+    with _incident_lock(incident.pk), _leased(incident, installation):
         existing = HelpdeskProblem.objects.filter(incident=incident).first()
         if incident.resolved_at is not None:
             return existing
         if existing is not None and existing.flagged_at is not None and existing.closed_at is None:
             return existing
-        helpdesk = helpdesk_for(installation)
+        helpdesk = _connect(incident, installation)
         try:
             if existing is not None and existing.closed_at is not None:
                 _problem_reopen(helpdesk, existing)
             canned = canned_response_for(incident=incident).text
             problem = _problem(helpdesk, incident, installation, canned)
-            if problem is None:
-                return None
             rules = match_rules_for(incident, installation)
             if not rules.empty:
                 tickets = helpdesk.open_tickets_since(incident.started_at)
@@ -354,11 +431,11 @@ def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
                         canned=canned,
                         reply=False,
                     )
-            problem.flagged_at = timezone.now()
-            problem.save(update_fields=["flagged_at"])
+            _done(problem, "flagged_at")
             return problem
         finally:
             helpdesk.close()
+    return None  # refused for good: kept on the problem by _leased
 
 
 def _problem_reopen(helpdesk: Provider, problem: HelpdeskProblem) -> None:
@@ -546,11 +623,11 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
     incident = Incident.objects.filter(pk=incident_id).first()
     if installation is None or incident is None or incident.resolved_at is None:
         return None
-    with _incident_lock(incident.pk):
+    with _incident_lock(incident.pk), _leased(incident, installation):
         problem = HelpdeskProblem.objects.filter(incident=incident).exclude(external_id="").first()
         if problem is None or problem.closed_at is not None:
             return problem
-        helpdesk = helpdesk_for(installation)
+        helpdesk = _connect(incident, installation)
         try:
             if installation.auto_close:
                 for link in list(_open_links(incident)):
@@ -588,11 +665,11 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
                     )
                     + " and stops retrying.",
                 )
-            problem.closed_at = timezone.now()
-            problem.save(update_fields=["closed_at"])
+            _done(problem, "closed_at")
             return problem
         finally:
             helpdesk.close()
+    return None  # refused for good (settings it cannot work with): kept by _leased
 
 
 def _fetched(helpdesk: Helpdesk, link: HelpdeskTicketLink) -> Ticket | None:
@@ -679,12 +756,31 @@ def _solve_one(
     link.save(update_fields=["state", "closed_at"])
 
 
-def helpdesk_due() -> dict[str, list[int]]:
-    """Incidents whose help-desk work is unfinished (a failed task ran out of retries):
-    published but not flagged (or reopened, their problem still closed), resolved but not
-    closed. For the per-tenant sweep."""
+def _idle(now: datetime) -> Q:
+    """No task on the incident's help-desk work (none queued, or its lease is over) and no
+    refusal kept (true as well of an incident without a problem row)."""
+    return Q(helpdesk_problem__refused_at__isnull=True) & (
+        Q(helpdesk_problem__queued_at__isnull=True)
+        | Q(helpdesk_problem__queued_at__lte=now - HELPDESK_LEASE)
+    )
+
+
+def helpdesk_due(*, now: datetime | None = None) -> dict[str, list[int]]:
+    """Incidents whose help-desk work is unfinished and that no task is on: published but
+    not flagged (or reopened, their problem still closed), resolved but not closed. For the
+    per-tenant sweep, which claims each (`helpdesk_claim`) before queueing its task.
+
+    Left out:
+    - work a task is on: queued by the sweep, or retrying after a transient failure, until
+      `HELPDESK_LEASE` after that task (or its retry) is due. A task out of retries ends
+      its lease, and the next sweep starts one new chain.
+    - work the help desk refused for good (`refused_at`: credentials refused, 403, 404...).
+      The sweep tries it again only after the help-desk settings are saved again
+      (`helpdesk_installation_save` clears every refusal: the way a person says "try
+      again"). The incident's own events (published, reopened, resolved) still queue it."""
     if helpdesk_installation() is None:
         return {"flag": [], "close": []}
+    idle = _idle(now or timezone.now())
     published = Incident.objects.filter(
         parent__isnull=True,
         customer_impact_confirmed=True,
@@ -697,7 +793,7 @@ def helpdesk_due() -> dict[str, list[int]]:
             | Q(helpdesk_problem__flagged_at__isnull=True)
             | Q(helpdesk_problem__closed_at__isnull=False)
         )
-        .filter(resolved_at__isnull=True)
+        .filter(idle, resolved_at__isnull=True)
         .values_list("pk", flat=True)
         .distinct()
     )
@@ -707,10 +803,52 @@ def helpdesk_due() -> dict[str, list[int]]:
             helpdesk_problem__isnull=False,
             helpdesk_problem__closed_at__isnull=True,
         )
+        .filter(idle)
         .exclude(helpdesk_problem__external_id="")
         .values_list("pk", flat=True)
     )
     return {"flag": sorted(flag), "close": sorted(close)}
+
+
+def helpdesk_claim(*, incident_id: int, now: datetime | None = None) -> bool:
+    """The sweep's claim on a due incident (`helpdesk_due`): True, and its problem row
+    (created if need be) leased (`queued_at` = now), when no task is on it and nothing was
+    refused; the caller then queues the task. One conditional UPDATE, so two overlapping
+    ticks cannot both queue it."""
+    installation = helpdesk_installation()
+    if installation is None:
+        return False
+    now = now or timezone.now()
+    problem, _ = HelpdeskProblem.objects.get_or_create(
+        incident_id=incident_id, defaults={"provider": installation.provider}
+    )
+    free = Q(queued_at__isnull=True) | Q(queued_at__lte=now - HELPDESK_LEASE)
+    claimed = HelpdeskProblem.objects.filter(free, pk=problem.pk, refused_at__isnull=True).update(
+        queued_at=now
+    )
+    return claimed == 1
+
+
+def helpdesk_requeued(*, incident_id: int, due_at: datetime | None) -> None:
+    """A flag or close task of the incident failed for now. `due_at`: its retry is queued
+    for then, and the sweep leaves the incident to it (until `HELPDESK_LEASE` after). None:
+    it ran out of retries; its lease ends and the next sweep queues the work again."""
+    if due_at is None:
+        HelpdeskProblem.objects.filter(incident_id=incident_id).update(queued_at=None)
+        return
+    installation = helpdesk_installation()
+    # A task may fail before the problem row exists (it found the incident busy): the
+    # lease needs the row all the same. Children have none (their parent is coordinated).
+    if (
+        installation is None
+        or not Incident.objects.filter(pk=incident_id, parent__isnull=True).exists()
+    ):
+        return
+    HelpdeskProblem.objects.update_or_create(
+        incident_id=incident_id,
+        defaults={"queued_at": due_at},
+        create_defaults={"queued_at": due_at, "provider": installation.provider},
+    )
 
 
 @transaction.atomic
@@ -718,7 +856,9 @@ def helpdesk_installation_save(
     *, installation: HelpdeskInstallation, secrets: dict[str, str], actor: Actor
 ) -> HelpdeskInstallation:
     """Save the tenant's one help-desk installation; `secrets` (api_token, webhook_secret)
-    replace the stored ones only when given (they are never shown back)."""
+    replace the stored ones only when given (they are never shown back). Saving is also
+    how a person asks Clarion to try again: every refusal kept on an incident's problem
+    (credentials refused...) is cleared, and the next sweep retries that work once."""
     errors: dict[str, list[str]] = {}
     if not installation.subdomain.strip():
         errors["subdomain"] = ["Give the account's subdomain, e.g. acme for acme.zendesk.com."]
@@ -739,6 +879,7 @@ def helpdesk_installation_save(
         if value.strip():
             setattr(installation, name, value.strip())
     installation.save()
+    HelpdeskProblem.objects.filter(refused_at__isnull=False).update(refused_at=None, refusal="")
     audit_record(
         actor=actor,
         action="helpdesk.installed",
