@@ -4,6 +4,9 @@ IntegrationsConfig.ready()). Handlers only queue tasks with ids.
 The cadence engine (apps.communications.cadence) announces reminders and overdue updates
 with `incident.update_reminder` and `incident.update_overdue` (`incident_id`, `due`: the due
 time, ISO 8601); they are posted to the incident's war room.
+
+Alert processing listens too: when a maintenance window is completed, the alerts still
+firing under it are processed again as new firings (`integrations.release_maintenance_alerts`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from apps.communications.cadence import UPDATE_OVERDUE, UPDATE_REMINDER
 from apps.core.events import DomainEvent, subscribe
 from apps.incidents import events
-from apps.integrations import tasks_support
+from apps.integrations import tasks, tasks_support
 from apps.integrations.services import support_chat
 
 MESSAGE_PUBLISHED = "message.published"  # message_id, incident_id, kind
@@ -58,6 +61,10 @@ def on_reminder(event: DomainEvent) -> None:
     )
 
 
+def on_maintenance_completed(event: DomainEvent) -> None:
+    tasks.release_maintenance_alerts.delay(event.data["window_id"])
+
+
 def connect() -> None:
     subscribe(MESSAGE_PUBLISHED, on_message_published)
     subscribe(events.INCIDENT_OPENED, on_opened)
@@ -68,3 +75,4 @@ def connect() -> None:
     subscribe(events.INCIDENT_REOPENED, on_reopened)
     subscribe(UPDATE_REMINDER, on_reminder)
     subscribe(UPDATE_OVERDUE, on_reminder)
+    subscribe(events.MAINTENANCE_COMPLETED, on_maintenance_completed)

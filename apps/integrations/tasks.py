@@ -14,7 +14,11 @@ from apps.integrations.services.inbound import (
     PROCESS_EVENTS,
     inbound_events_dispatch,
 )
-from apps.integrations.services.processing import inbound_event_fail, inbound_event_process
+from apps.integrations.services.processing import (
+    inbound_event_fail,
+    inbound_event_process,
+    maintenance_alerts_release,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,17 @@ def process_events(event_ids: list[int]) -> int:
     that meets a transient database error is retried alone (`integrations.process_event`
     on the retry queue), one that fails otherwise is marked failed; the rest go on.
     Returns how many were processed here."""
+    return _process(event_ids)
+
+
+@shared_task(name="integrations.release_maintenance_alerts", acks_late=True)
+def release_maintenance_alerts(window_id: int) -> int:
+    """A maintenance window is over: the alerts still firing under it arrive anew
+    (`maintenance_alerts_release`), processed here like a batch. Returns how many."""
+    return _process(maintenance_alerts_release(window_id=window_id))
+
+
+def _process(event_ids: list[int]) -> int:
     done = 0
     for event_id in event_ids:
         try:

@@ -1,6 +1,8 @@
 """Processing a stored event: the alert it carries opens a triage incident, joins one, is
-suppressed by maintenance, recovers, or waits in the inbox; and the quiet closing of triage
-incidents whose alerts all recovered.
+suppressed by maintenance (and arrives anew when the window is over), recovers (its saved
+state says what it was about: no routing rule needed), is a firing that already recovered
+(processed late), or waits in the inbox; and the quiet closing of triage incidents whose
+alerts all recovered.
 
 Safe to run twice or concurrently: the event row is locked and processed once; alerts are
 serialised by PostgreSQL advisory locks on their dedup key and on every service they route
@@ -23,8 +25,8 @@ from django.utils import timezone
 from apps.core.audit import audit_record
 from apps.core.exceptions import ApplicationError
 from apps.core.tenancy import current_schema
-from apps.incidents.choices import OPEN_STATUSES, IncidentStatus
-from apps.incidents.models import Incident
+from apps.incidents.choices import ACTIVE_MAINTENANCE, OPEN_STATUSES, IncidentStatus
+from apps.incidents.models import Incident, MaintenanceWindow
 from apps.incidents.services import (
     incident_change_severity,
     incident_open,
@@ -32,7 +34,12 @@ from apps.incidents.services import (
     incident_resolve,
 )
 from apps.integrations.choices import AlertStatus, EventStatus
-from apps.integrations.inbound.base import NormalizedAlert, PayloadInvalid, inbound_sources
+from apps.integrations.inbound.base import (
+    NormalizedAlert,
+    PayloadInvalid,
+    event_key,
+    inbound_sources,
+)
 from apps.integrations.models import AlertGroup, AlertState, InboundEvent, Integration
 from apps.integrations.routing import (
     Route,
@@ -184,6 +191,29 @@ def _state(integration: Integration, alert: NormalizedAlert) -> AlertState | Non
     )
 
 
+def _alert_lock(integration: Integration, alert: NormalizedAlert) -> str:
+    return f"alert:{integration.pk}:{alert.dedup_key}"
+
+
+def _recovered_since(state: AlertState, event: InboundEvent, alert: NormalizedAlert) -> bool:
+    """Whether the alert recovered after this firing notification: Clarion received its
+    recovery later (and processed it first: a retried event, batches on two workers)
+    and the tool does not say this firing started after that recovery ended."""
+    if state.status != AlertStatus.RESOLVED or state.recovery_received_at is None:
+        return False
+    if alert.started_at and state.ended_at and alert.started_at > state.ended_at:
+        return False
+    return event.received_at <= state.recovery_received_at
+
+
+def _record_recovery(state: AlertState, event: InboundEvent, alert: NormalizedAlert) -> None:
+    """Keep the latest recovery (events may be processed out of order)."""
+    if state.recovery_received_at is None or event.received_at > state.recovery_received_at:
+        state.recovery_received_at = event.received_at
+    if alert.ended_at and (state.ended_at is None or alert.ended_at > state.ended_at):
+        state.ended_at = alert.ended_at
+
+
 def _recent_firings(state: AlertState, integration: Integration, now: datetime) -> list[str]:
     since = now - timedelta(minutes=integration.flapping_window_minutes)
     return [t for t in state.firings if datetime.fromisoformat(t) > since]
@@ -252,6 +282,12 @@ def inbound_event_process(*, event_id: int, now: datetime | None = None) -> Inbo
         event.alert_status = alert.status
         event.title = alert.title[:200]
         event.labels = dict(alert.labels)
+        if alert.status != AlertStatus.FIRING:
+            # A recovery needs no routing rule: what the alert was about is in its state
+            # (its rule may have changed since it fired, and some tools send other labels
+            # with the recovery: Sentry's "issue resolved" lacks the event's tags).
+            _lock(_alert_lock(integration, alert))
+            return _resolve(event, alert, _state(integration, alert), integration, now)
         version = catalog_version()
         route = route_alert(integration=integration, labels=alert.labels, version=version)
         if route is None:
@@ -263,13 +299,11 @@ def inbound_event_process(*, event_id: int, now: datetime | None = None) -> Inbo
                 reason=f"No routing rule matched its labels ({shown}). Add a rule, then "
                 "process it again from the inbox.",
             )
-        _lock(
-            f"alert:{integration.pk}:{alert.dedup_key}", *(f"service:{s}" for s in route.services)
-        )
+        _lock(_alert_lock(integration, alert), *(f"service:{s}" for s in route.services))
         state = _state(integration, alert)
-        if alert.status == AlertStatus.FIRING:
-            return _fire(event, alert, route, state, integration, now, version)
-        return _resolve(event, alert, state, integration, now)
+        if state is not None and _recovered_since(state, event, alert):
+            return _late_firing(event, state, now)
+        return _fire(event, alert, route, state, integration, now, version)
 
 
 def _fire(
@@ -301,7 +335,17 @@ def _fire(
     state.title = alert.title[:200]
     state.labels = dict(alert.labels)
     state.services = sorted(route.services)
+    covered = maintenance_covering(
+        services=route.service_ids, regions=route.regions, version=version
+    )
     notes: list[str] = []
+    # Still firing, but the maintenance it was suppressed by has ended (or no longer covers
+    # it): it arrives now, as a new firing would.
+    left = state.maintenance_id if was_firing else None
+    released = left is not None and left not in {w.id for w in covered.values()}
+    arriving = not was_firing or released
+    if released:
+        notes.append(f"{_describe(alert)} still fires after maintenance #{left}.")
     if started_flapping:
         notes.append(
             f"{_describe(alert)} is flapping: it fired {len(state.firings)} times within "
@@ -315,15 +359,16 @@ def _fire(
             details={"dedup_key": state.dedup_key, "firings": len(state.firings)},
         )
 
-    covered = maintenance_covering(
-        services=route.service_ids, regions=route.regions, version=version
-    )
     affected = {slug: status for slug, status in route.services.items() if slug not in covered}
     state.maintenance_id = next(iter(covered.values())).id if covered else None
     if not affected:
         window = next(iter(covered.values()))
+        if not _is_open(state.incident):
+            # It belongs to the maintenance now, not to an incident that is over: its
+            # recovery and its next firing after the window must not be about that one.
+            state.incident = None
         state.save()
-        if not was_firing:
+        if arriving:
             audit_record(
                 actor=integration.actor,
                 action="integration.alert_suppressed",
@@ -347,7 +392,7 @@ def _fire(
     if _is_open(current):
         assert current is not None
         group = _lock_group(current, integration, now)
-        if was_firing:  # the same alert again (a repeat notification)
+        if not arriving:  # the same alert again (a repeat notification)
             _touch(group, now)
             state.save()
             return _finish(
@@ -359,7 +404,7 @@ def _fire(
                 maintenance_id=state.maintenance_id,
             )
         return _attach(event, alert, route, state, current, group, affected, notes, now)
-    if current is not None and (was_firing or state.flapping_since is not None):
+    if current is not None and (not arriving or state.flapping_since is not None):
         state.save()
         why = (
             "it is flapping"
@@ -397,7 +442,7 @@ def _fire(
             now,
             found_by_service=True,
         )
-    return _open(event, alert, route, state, integration, affected, now)
+    return _open(event, alert, route, state, integration, affected, notes, now)
 
 
 def _attach(
@@ -475,6 +520,7 @@ def _open(
     state: AlertState,
     integration: Integration,
     affected: Mapping[str, str],
+    notes: list[str],
     now: datetime,
 ) -> InboundEvent:
     severity = route.severity or alert.severity_hint or integration.default_severity
@@ -500,14 +546,26 @@ def _open(
         if _is_open(incident):
             break
     assert incident is not None
+    state.incidents_opened = occurrence
+    group = AlertGroup.objects.select_for_update().filter(incident=incident).first()
+    if group is not None:
+        # Not opened now: an alert with this external id opened it earlier (under an
+        # integration since deleted and created again) and it is still open. Join it.
+        return _attach(event, alert, route, state, incident, group, affected, notes, now)
     AlertGroup.objects.create(
         incident=incident, integration=integration, opened_by_alert=True, last_alert_at=now
     )
     _recent_incidents[(current_schema(), frozenset(route.service_ids[s] for s in affected))] = (
         incident.pk
     )
+    if notes:
+        incident_post_update(
+            incident=incident,
+            internal_note="\n".join(notes),
+            deliver_notifications=False,
+            actor=integration.actor,
+        )
     state.incident = incident
-    state.incidents_opened = occurrence
     state.save()
     return _finish(
         event,
@@ -527,7 +585,8 @@ def _resolve(
     now: datetime,
 ) -> InboundEvent:
     if state is None:
-        AlertState.objects.create(
+        # Recorded all the same: its firing may still be on its way (see _recovered_since).
+        state = AlertState(
             integration=integration,
             dedup_key=alert.dedup_key[:255],
             status=AlertStatus.RESOLVED,
@@ -538,6 +597,8 @@ def _resolve(
             last_changed_at=now,
             recovered_at=now,
         )
+        _record_recovery(state, event, alert)
+        state.save()
         return _finish(
             event,
             EventStatus.PROCESSED,
@@ -547,7 +608,8 @@ def _resolve(
     incident = state.incident
     if state.status == AlertStatus.RESOLVED:
         state.last_event_at = now
-        state.save(update_fields=["last_event_at"])
+        _record_recovery(state, event, alert)
+        state.save(update_fields=["last_event_at", "recovery_received_at", "ended_at"])
         return _finish(
             event,
             EventStatus.PROCESSED,
@@ -567,6 +629,7 @@ def _resolve(
     state.recovered_at = now
     state.last_event_at = now
     state.last_changed_at = now
+    _record_recovery(state, event, alert)
     state.save()
     reason = "Recovered."
     if group is not None and incident is not None:
@@ -597,6 +660,23 @@ def _resolve(
         now,
         reason=reason,
         incident=incident,
+        maintenance_id=state.maintenance_id,
+    )
+
+
+def _late_firing(event: InboundEvent, state: AlertState, now: datetime) -> InboundEvent:
+    """A firing notification processed after the recovery that followed it: over already."""
+    assert state.recovery_received_at is not None
+    state.last_event_at = now
+    state.save(update_fields=["last_event_at"])
+    received = state.recovery_received_at.isoformat(timespec="seconds")
+    return _finish(
+        event,
+        EventStatus.PROCESSED,
+        now,
+        reason=f"Fired, but it had already recovered: its recovery, received after this "
+        f"notification (at {received}), was processed first. Nothing is opened.",
+        incident=state.incident,
         maintenance_id=state.maintenance_id,
     )
 
@@ -679,6 +759,69 @@ def triage_close_quiet(*, now: datetime | None = None) -> int:
         except ApplicationError as exc:
             logger.info("incident #%s not closed quietly: %s", group.incident_id, exc)
     return closed
+
+
+# --- the end of a maintenance window -----------------------------------------------------
+
+
+@transaction.atomic
+def maintenance_alerts_release(*, window_id: int, now: datetime | None = None) -> list[int]:
+    """The alerts still firing under maintenance `window_id` once it is over arrive anew:
+    for each, the last firing notification it sent during the window is stored again, to
+    be processed like any other (it opens or joins an incident unless another maintenance
+    covers it). Many tools never repeat a firing, and Alertmanager's repeats are the same
+    stored event, so without this they would stay suppressed for good.
+
+    The copies keep the original's receipt time (a recovery received since wins, see
+    `_recovered_since`) and are keyed by window and original event: running this twice
+    stores nothing more. Returns the ids of the copies waiting to be processed."""
+    now = now or timezone.now()
+    if MaintenanceWindow.objects.filter(pk=window_id, status__in=ACTIVE_MAINTENANCE).exists():
+        return []
+    firing = set(
+        AlertState.objects.filter(maintenance_id=window_id, status=AlertStatus.FIRING).values_list(
+            "integration_id", "dedup_key"
+        )
+    )
+    if not firing:
+        return []
+    # One row per alert: its last firing event under the window (the partial index on
+    # maintenance finds them).
+    latest = (
+        InboundEvent.objects.filter(maintenance_id=window_id, alert_status=AlertStatus.FIRING)
+        .order_by("integration_id", "dedup_key", "-received_at", "-id")
+        .distinct("integration_id", "dedup_key")
+    )
+    copies = [
+        InboundEvent(
+            integration_id=original.integration_id,
+            event_key=event_key("after-maintenance", window_id, original.event_key),
+            event_type=original.event_type,
+            received_at=original.received_at,
+            headers=original.headers,
+            payload=original.payload,
+            status=EventStatus.RECEIVED,
+            queued_at=now,
+        )
+        for original in latest
+        if (original.integration_id, original.dedup_key) in firing
+    ]
+    if len(copies) < len(firing):
+        logger.info(
+            "maintenance %s: %d alert(s) still firing have no stored event to process again",
+            window_id,
+            len(firing) - len(copies),
+        )
+    InboundEvent.objects.bulk_create(copies, ignore_conflicts=True)  # stored once
+    return list(
+        InboundEvent.objects.filter(
+            integration_id__in={c.integration_id for c in copies},
+            event_key__in=[c.event_key for c in copies],
+            status=EventStatus.RECEIVED,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def inbound_event_fail(*, event_id: int, reason: str) -> None:
