@@ -40,7 +40,7 @@ bench: install-dev
 
 ## Stop embedded servers left running by `make run` or an interrupted test run.
 stop:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m config.embedded stop .clarion .clarion/test; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m config.embedded stop .clarion .clarion/test $(CLARION_EMBEDDED_DIR); fi
 
 clean: stop
 	rm -rf .clarion

@@ -48,18 +48,20 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-    external_db = bool(os.environ.get("DATABASE_URL"))
-    external_redis = bool(os.environ.get("REDIS_URL"))
     mailbox = _mailbox()
+    started: embedded.Started | None = None
     try:
+        started = embedded.bootstrap()
         return _serve(mailbox)
     finally:
         if mailbox is not None:
             mailbox.stop()
+        # Only what this launcher started: embedded servers another `make run` (or a test
+        # run) started and still uses stay up.
         root = embedded.embedded_dir()
-        if not external_redis:
+        if started is not None and started.started_redis:
             embedded.stop_redis(root)
-        if not external_db:
+        if started is not None and started.started_postgres:
             embedded.stop_postgres(root)
         print("Stopped.", flush=True)
 
@@ -81,8 +83,6 @@ def _mailbox() -> mailsink.Sink | None:
 
 
 def _serve(mailbox: mailsink.Sink | None = None) -> int:
-    embedded.bootstrap()
-
     import django
     from django.core.management import call_command
 
