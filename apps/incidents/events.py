@@ -5,6 +5,7 @@ INCIDENT_OPENED = "incident.opened"  # confirmed: bool
 INCIDENT_IMPACT_CONFIRMED = "incident.impact_confirmed"
 INCIDENT_SEVERITY_CHANGED = "incident.severity_changed"  # old, new
 INCIDENT_ATTACHED = "incident.attached"  # parent_id
+INCIDENT_DETACHED = "incident.detached"  # parent_id (the one it left)
 INCIDENT_RESOLVED = "incident.resolved"  # update_id
 INCIDENT_REOPENED = "incident.reopened"
 INCIDENT_FALSE_ALARM = "incident.false_alarm"  # was_public: bool

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.audit import Actor
 from apps.core.exceptions import ApplicationError
 from apps.incidents.choices import (
     ACTIVE_MAINTENANCE,
@@ -25,8 +27,20 @@ from apps.incidents.choices import (
     MaintenanceStatus,
     Severity,
 )
-from apps.incidents.models import Incident, MaintenanceWindow, Region, Service, SeverityPolicy
-from apps.incidents.services import UNCHANGED, Unchanged
+from apps.incidents.models import (
+    Incident,
+    MaintenanceWindow,
+    PolicySettings,
+    Region,
+    Service,
+    SeverityPolicy,
+)
+from apps.incidents.services import (
+    UNCHANGED,
+    Unchanged,
+    policy_settings_update,
+    severity_policy_update,
+)
 
 Fieldsets = list[tuple[str | None, dict[str, Any]]]
 
@@ -389,6 +403,15 @@ class AttachParentForm(ObjectForm):
         field.queryset = Incident.objects.open().exclude(pk=obj.pk)
 
 
+class DetachForm(ObjectForm):
+    intro = (
+        "This incident leaves its parent's thread and speaks for itself again: once its "
+        "customer impact is confirmed it is public on its own and its update cadence starts."
+    )
+
+    reason = _text("Reason", help_text="Recorded in the timeline (internal).", rows=3)
+
+
 class ReopenForm(ObjectForm):
     intro = "The problem is back: the incident returns to investigating with its cadence."
 
@@ -464,6 +487,24 @@ class MaintenanceExtendForm(ObjectForm):
         super().__init__(data, obj=obj, **kwargs)
 
 
+class MaintenanceRescheduleForm(ObjectForm):
+    intro = "Only a window that has not started can be moved; a started one is extended."
+
+    scheduled_start = UTCDateTimeField(label="New start (UTC)")
+    scheduled_end = UTCDateTimeField(label="New end (UTC)")
+    reason = _text(
+        "Message",
+        help_text="Public: subscribers read it with the new times; empty = 'Rescheduled to ...'.",
+        rows=3,
+    )
+
+    def __init__(self, data: Any = None, *, obj: MaintenanceWindow, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"scheduled_start": obj.scheduled_start, "scheduled_end": obj.scheduled_end}
+        )
+        super().__init__(data, obj=obj, **kwargs)
+
+
 class MaintenanceCompleteForm(ObjectForm):
     body = _text("Message", help_text="Public; empty = 'Maintenance is complete.'", rows=3)
 
@@ -483,10 +524,47 @@ class MaintenanceCancelForm(ObjectForm):
 # --- policy -------------------------------------------------------------------------------
 
 
-class SeverityPolicyForm(forms.ModelForm):  # type: ignore[type-arg]
+class ServiceSavedForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A model form of the admin that saves through its service while it validates, inside a
+    savepoint: a refusal (an ApplicationError) is shown next to the field it names and
+    nothing is written; on success the saved row is the form's instance."""
+
+    actor: Actor = None  # set per request by the admin
+
+    def save_through_service(self, changes: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        fields = self._meta.fields or ()
+        changes = {name: self.cleaned_data[name] for name in fields if name in self.cleaned_data}
+        try:
+            with transaction.atomic():
+                self.instance = self.save_through_service(changes)
+        except ApplicationError as exc:
+            for field, reasons in exc.fields.items():
+                for reason in reasons:
+                    self.add_error(field if field in self.fields else None, reason)
+            if not exc.fields:
+                self.add_error(None, exc.message)
+
+    def save(self, commit: bool = True) -> Any:
+        """The service saved it while the form validated."""
+        return self.instance
+
+    def save_m2m(self) -> None:
+        """No relations to save."""
+
+
+class SeverityPolicyForm(ServiceSavedForm):
     channels = forms.MultipleChoiceField(
         choices=Channel.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+
+    def save_through_service(self, changes: dict[str, Any]) -> SeverityPolicy:
+        return severity_policy_update(policy=self.instance, changes=changes, actor=self.actor)
 
     class Meta:
         model = SeverityPolicy
@@ -506,3 +584,19 @@ class SeverityPolicyForm(forms.ModelForm):  # type: ignore[type-arg]
             "target_resolution": f"Empty = no clock (e.g. 'next release'). Format: {DURATION_HELP}",
             "postmortem_deadline": f"After resolution. Format: {DURATION_HELP}",
         }
+
+
+class PolicySettingsForm(ServiceSavedForm):
+    class Meta:
+        model = PolicySettings
+        fields = (
+            "assessment_due",
+            "update_reminder_lead",
+            "extended_outage_after",
+            "extended_update_interval",
+            "maintenance_buffer_pct",
+            "traffic_profile",
+        )
+
+    def save_through_service(self, changes: dict[str, Any]) -> PolicySettings:
+        return policy_settings_update(changes=changes, actor=self.actor)

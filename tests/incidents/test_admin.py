@@ -36,6 +36,7 @@ INCIDENT_ACTIONS = (
     "confirm-impact",
     "change-severity",
     "attach",
+    "detach",
     "edit",
     "resolve",
     "false-alarm",
@@ -505,6 +506,38 @@ def test_attaching_to_a_parent(admin_client: Client) -> None:
     assert f"is itself a child of #{parent.pk}; attach to #{parent.pk} instead." in page
 
 
+def test_detaching_from_a_parent(admin_client: Client) -> None:
+    parent = open_incident(title="Payments down")
+    child = open_incident(title="Ledger sync failing", affected={"api": "partial_outage"})
+    assert action(child, "detach") not in text(admin_client.get(change(child)))  # no parent
+    services.incident_attach_child(child=child, parent=parent, actor="pytest")
+    page = text(admin_client.get(change(child)))
+    assert action(child, "detach") in page and action(child, "attach") not in page
+
+    response = admin_client.post(
+        action(child, "detach"), {"reason": "Unrelated after all."}, follow=True
+    )
+
+    child.refresh_from_db()
+    assert child.parent_id is None
+    page = text(response)
+    assert f"Incident #{child.pk} is detached from #{parent.pk}." in page
+    assert f"Detached from parent incident #{parent.pk}. Unrelated after all." in page
+    assert action(child, "attach") in page
+    assert AuditEvent.objects.get(action="incident.detached").actor_label == "boss@example.com"
+
+
+def test_attaching_a_confirmed_incident_to_one_in_triage_says_what_to_do(
+    admin_client: Client,
+) -> None:
+    parent = open_incident(title="Errors", customer_impact_confirmed=False)
+    child = open_incident(title="Payments down")
+    page = text(admin_client.post(action(child, "attach"), {"parent": parent.pk}))
+    assert f"confirm customer impact on #{parent.pk} first." in page
+    child.refresh_from_db()
+    assert child.parent_id is None
+
+
 def test_reopening(admin_client: Client) -> None:
     incident = open_incident()
     refused = admin_client.post(action(incident, "reopen"), {"reason": "Back"})
@@ -667,6 +700,38 @@ def test_policy_editor_lists_the_four_levels_and_edits_one(admin_client: Client)
     assert p2.update_interval == timedelta(minutes=45)
     assert p2.channels == ["email", "status_page"]
     assert "45 min" in row(text(response), ">P2<")
+
+
+def test_policy_edits_in_the_portal_are_checked_and_audited(admin_client: Client) -> None:
+    p1 = SeverityPolicy.objects.get(level="P1")
+    url = f"/admin/incidents/severitypolicy/{p1.pk}/change/"
+
+    refused = admin_client.post(url, _policy_form(p1, update_interval="-00:30:00"))
+
+    assert refused.status_code == 200
+    assert "Give a duration longer than zero, e.g. 00:30:00." in text(refused)
+    p1.refresh_from_db()
+    assert p1.update_interval == timedelta(minutes=30)
+    admin_client.post(url, _policy_form(p1, update_interval="00:20:00"))
+    p1.refresh_from_db()
+    assert p1.update_interval == timedelta(minutes=20)
+    entry = AuditEvent.objects.get(action="severity_policy.changed")
+    assert entry.actor_label == "boss@example.com"
+    assert entry.details == {"update_interval": {"old": "0:30:00", "new": "0:20:00"}}
+
+    admin_client.post(
+        "/admin/incidents/policysettings/1/change/",
+        {
+            "assessment_due": "00:10:00",
+            "update_reminder_lead": "00:05:00",
+            "extended_outage_after": "04:00:00",
+            "extended_update_interval": "00:15:00",
+            "maintenance_buffer_pct": "50",
+            "traffic_profile": "{}",
+        },
+    )
+    timers = AuditEvent.objects.get(action="policy_settings.changed")
+    assert timers.details == {"assessment_due": {"old": "0:15:00", "new": "0:10:00"}}
 
 
 def test_policy_editor_shows_the_models_rule(admin_client: Client) -> None:
@@ -835,6 +900,39 @@ def test_maintenance_actions_run_the_window(admin_client: Client) -> None:
     page = text(done)
     assert "All done." in page and "Verifying." in page
     assert "/actions/" not in page  # nothing left to do
+
+
+def test_rescheduling_a_scheduled_window(admin_client: Client, viewer_client: Client) -> None:
+    window = _window()
+    assert ">Reschedule</a>" in text(admin_client.get(change(window)))
+    form = text(admin_client.get(action(window, "reschedule")))
+    assert f'value="{local(window.scheduled_start)}"' in form
+    start = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
+    assert viewer_client.post(action(window, "reschedule"), {}).status_code == 403
+
+    backwards = admin_client.post(
+        action(window, "reschedule"),
+        {"scheduled_start": local(start), "scheduled_end": local(start - timedelta(hours=1))},
+    )
+    assert "The window must end after it starts." in text(backwards)
+    response = admin_client.post(
+        action(window, "reschedule"),
+        {
+            "scheduled_start": local(start),
+            "scheduled_end": local(start + timedelta(hours=2)),
+            "reason": "Moved to the weekend.",
+        },
+        follow=True,
+    )
+
+    window.refresh_from_db()
+    assert (window.scheduled_start, window.scheduled_end) == (start, start + timedelta(hours=2))
+    page = text(response)
+    assert f"Maintenance #{window.pk} now runs from {start:%Y-%m-%d %H:%M} UTC" in page
+    assert "Moved to the weekend." in page
+    assert AuditEvent.objects.filter(action="maintenance.rescheduled").exists()
+    services.maintenance_start(window=window, actor="pytest")
+    assert action(window, "reschedule") not in text(admin_client.get(change(window)))
 
 
 def test_cancelling_a_scheduled_window(admin_client: Client, viewer_client: Client) -> None:

@@ -64,6 +64,8 @@ def world(tenant_db) -> dict[str, Any]:
     second = services.incident_open(
         title="Slow dashboard", severity="P3", customer_impact_confirmed=False, actor="pytest"
     )
+    child = services.incident_open(title="Ledger lag", severity="P3", actor="pytest")
+    services.incident_attach_child(child=child, parent=incident, actor="pytest")
     resolved = services.incident_open(title="Old outage", severity="P4", actor="pytest")
     services.incident_resolve(incident=resolved, body="Fixed.", **ALL_CLEAR, actor="pytest")
     start = timezone.now() + timedelta(days=1)
@@ -87,12 +89,15 @@ def world(tenant_db) -> dict[str, Any]:
         "region": "eu",
         "incident": incident.pk,
         "second": second.pk,
+        "child": child.pk,
         "resolved": resolved.pk,
         "maintenance": window.pk,
         "started": started.pk,
         "start": (start + timedelta(days=1)).isoformat(),
         "end": (start + timedelta(days=1, hours=1)).isoformat(),
         "later": (start + timedelta(hours=5)).isoformat(),
+        "moved_start": (start + timedelta(hours=1)).isoformat(),
+        "moved_end": (start + timedelta(hours=3)).isoformat(),
     }
 
 
@@ -133,10 +138,16 @@ DETAIL_WRITES = [
     ("post", "/api/v1/incidents/{second}/confirm-impact/", {}),
     ("post", "/api/v1/incidents/{incident}/resolve/", {"body": "Payments flow.", **ALL_CLEAR}),
     ("post", "/api/v1/incidents/{second}/false-alarm/", {"note": "A flapping check."}),
-    ("post", "/api/v1/incidents/{incident}/attach/", {"parent": "{second}"}),
+    ("post", "/api/v1/incidents/{second}/attach/", {"parent": "{incident}"}),
+    ("post", "/api/v1/incidents/{child}/detach/", {"reason": "Unrelated after all."}),
     ("post", "/api/v1/incidents/{resolved}/reopen/", {"reason": "It is back."}),
     ("post", "/api/v1/maintenances/{maintenance}/start/", {}),
     ("post", "/api/v1/maintenances/{maintenance}/extend/", {"new_end": "{later}"}),
+    (
+        "post",
+        "/api/v1/maintenances/{maintenance}/reschedule/",
+        {"scheduled_start": "{moved_start}", "scheduled_end": "{moved_end}"},
+    ),
     ("post", "/api/v1/maintenances/{maintenance}/updates/", {"body": "Half way."}),
     ("post", "/api/v1/maintenances/{started}/complete/", {}),
     ("post", "/api/v1/maintenances/{maintenance}/cancel/", {"reason": "Postponed."}),
@@ -159,7 +170,7 @@ def test_every_operation_documents_its_errors_with_the_error_body(tenant_db) -> 
     operations = [
         op for op in management_operations(document, resources=RESOURCES) if op[0] != "/api/v1/"
     ]
-    assert len(operations) == 24
+    assert len(operations) == 26
     for template, method, operation in operations:
         responses = operation["responses"]
         assert "401" in responses, (method, template)
@@ -250,9 +261,13 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
     expect(409, "post", "/api/v1/incidents/{resolved}/confirm-impact/")
     expect(400, "post", "/api/v1/incidents/{opened}/attach/", {"parent": "{opened}"})
     expect(409, "post", "/api/v1/incidents/{resolved}/attach/", {"parent": "{second}"})
-    expect(200, "post", "/api/v1/incidents/{opened}/attach/", {"parent": "{second}"})
+    expect(400, "post", "/api/v1/incidents/{opened}/attach/", {"parent": "{second}"})  # triage
+    expect(200, "post", "/api/v1/incidents/{opened}/attach/", {"parent": "{incident}"})
+    expect(400, "post", "/api/v1/incidents/{child}/detach/", {"reason": ["a", "list"]})
+    expect(200, "post", "/api/v1/incidents/{child}/detach/", {"reason": "Unrelated."})
     expect(400, "post", "/api/v1/incidents/{incident}/resolve/", {})
     expect(200, "post", "/api/v1/incidents/{incident}/resolve/", {"body": "Flows.", **ALL_CLEAR})
+    expect(409, "post", "/api/v1/incidents/{opened}/detach/", {})  # resolved with its parent
     expect(409, "post", "/api/v1/incidents/{incident}/resolve/", {"body": "Again."})
     expect(400, "post", "/api/v1/incidents/{incident}/reopen/", {"reason": " "})
     expect(409, "post", "/api/v1/incidents/{second}/reopen/", {"reason": "Never closed."})
@@ -288,9 +303,17 @@ def test_every_documented_response_is_produced_and_matches_the_schema(
     world["cancelled"] = cancelled["id"]
     expect(400, "post", "/api/v1/maintenances/{cancelled}/cancel/", {"reason": ["a", "list"]})
     expect(200, "post", "/api/v1/maintenances/{cancelled}/cancel/", {"reason": "Postponed."})
-    for action in ("start", "extend", "complete", "updates"):
-        body = {"new_end": "{later}"} if action == "extend" else {"body": "x"}
+    moved = {"scheduled_start": "{moved_start}", "scheduled_end": "{moved_end}"}
+    for action in ("start", "extend", "reschedule", "complete", "updates"):
+        body = {"extend": {"new_end": "{later}"}, "reschedule": moved}.get(action, {"body": "x"})
         expect(409, "post", f"/api/v1/maintenances/{{cancelled}}/{action}/", body)
+    expect(
+        400,
+        "post",
+        "/api/v1/maintenances/{maintenance}/reschedule/",
+        {"scheduled_start": "{moved_end}", "scheduled_end": "{moved_start}"},
+    )
+    expect(200, "post", "/api/v1/maintenances/{maintenance}/reschedule/", moved)
     expect(400, "post", "/api/v1/maintenances/{maintenance}/start/", {"body": ["x"]})
     expect(200, "post", "/api/v1/maintenances/{maintenance}/start/", {"body": "Started."})
     expect(409, "post", "/api/v1/maintenances/{maintenance}/cancel/", {})

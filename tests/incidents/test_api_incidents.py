@@ -189,6 +189,20 @@ def test_opening_again_with_the_same_external_id_returns_the_first_incident(api)
             {"services": ["Unknown service(s): nope. Use the slugs listed at /api/v1/services/."]},
         ),
         (
+            {
+                "title": "Down",
+                "severity": "P1",
+                "services": {"a\u0000b": "major_outage", "api": "major_outage", "x" * 51: "down"},
+            },
+            "Some fields are not valid: services.",
+            {
+                "services": [
+                    "'a\\x00b': Null characters are not allowed.",
+                    f"{'x' * 51}: Ensure this field has no more than 50 characters.",
+                ]
+            },
+        ),
+        (
             {"title": "Down", "severity": "P1", "regions": "eu"},
             "Some fields are not valid: regions.",
             {"regions": ['Expected a list of items but got type "str".']},
@@ -246,6 +260,7 @@ def test_opening_again_with_the_same_external_id_returns_the_first_incident(api)
         "services-not-a-mapping",
         "bad-component-status",
         "unknown-service",
+        "bad-service-slugs",
         "regions-not-a-list",
         "region-not-a-string",
         "unknown-region",
@@ -408,6 +423,17 @@ def test_regrading_notes_why_and_tightens_the_cadence(api, catalog) -> None:
     assert notes[0]["public"] is False
 
 
+def test_downgrading_to_p4_stops_the_update_clock(api, catalog) -> None:
+    incident = open_incident(severity="P1")
+    assert incident.next_update_due is not None
+
+    response = api.patch(f"{INCIDENTS}{incident.pk}/", {"severity": "P4", "reason": "Cosmetic."})
+
+    assert response.status_code == 200
+    assert response.json()["next_update_due"] is None
+    assert response.json()["clocks"]["update_overdue"] is False
+
+
 def test_the_assessment_stops_its_clock_and_an_unknown_eta_starts_the_outage_clock(
     api, catalog
 ) -> None:
@@ -462,13 +488,24 @@ def test_the_assessment_stops_its_clock_and_an_unknown_eta_starts_the_outage_clo
             {"eta": "2001-01-01T00:00:00Z"},
             {"eta": ["2001-01-01 00:00 UTC is in the past; give a future time."]},
         ),
+        (
+            {"root_cause_hypothesis": ""},
+            {
+                "root_cause_hypothesis": [
+                    "An assessment needs a root-cause hypothesis, an ETA or the share of "
+                    "customers affected; give at least one."
+                ]
+            },
+        ),
     ],
-    ids=["status", "services", "reason", "title", "regions", "eta"],
+    ids=["status", "services", "reason", "title", "regions", "eta", "empty-assessment"],
 )
 def test_edits_that_cannot_be_made_are_refused(api, catalog, payload, fields) -> None:
     incident = open_incident(title="Payments delayed")
     assert error(api.patch(f"{INCIDENTS}{incident.pk}/", payload), 400)["fields"] == fields
-    assert api.get(f"{INCIDENTS}{incident.pk}/").json()["title"] == "Payments delayed"
+    after = api.get(f"{INCIDENTS}{incident.pk}/").json()
+    assert after["title"] == "Payments delayed"
+    assert after["assessed_at"] is None and after["clocks"]["assessment_due"] is not None
 
 
 def test_an_edit_is_all_or_nothing(api, catalog) -> None:
@@ -619,6 +656,17 @@ def test_an_absent_eta_is_kept_and_a_null_eta_means_unknown(api, catalog) -> Non
         ),
         (
             True,
+            {"body": "Soon.", "next_update_at": "2999-01-01T00:00:00Z"},
+            "The update cannot be posted.",
+            {
+                "next_update_at": [
+                    "Customers of a P2 incident hear from us every 1 h: promise the next update "
+                    "no later than {limit} UTC."
+                ]
+            },
+        ),
+        (
+            True,
             {"body": "Soon.", "component_changes": {"nope": "operational"}},
             "The update cannot be posted.",
             {
@@ -626,6 +674,12 @@ def test_an_absent_eta_is_kept_and_a_null_eta_means_unknown(api, catalog) -> Non
                     "Unknown service(s): nope. Use the slugs listed at /api/v1/services/."
                 ]
             },
+        ),
+        (
+            True,
+            {"body": "Soon.", "component_changes": {"api\u0000": "operational"}},
+            "Some fields are not valid: component_changes.",
+            {"component_changes": ["'api\\x00': Null characters are not allowed."]},
         ),
         (
             True,
@@ -639,14 +693,39 @@ def test_an_absent_eta_is_kept_and_a_null_eta_means_unknown(api, catalog) -> Non
             },
         ),
     ],
-    ids=["empty", "unconfirmed", "resolved", "past", "unknown-service", "unknown-status"],
+    ids=[
+        "empty",
+        "unconfirmed",
+        "resolved",
+        "past",
+        "promise-past-the-cadence",
+        "unknown-service",
+        "bad-service-slug",
+        "unknown-status",
+    ],
 )
 def test_updates_that_cannot_be_posted_are_refused(
     api, catalog, confirmed, payload, message, fields
 ) -> None:
     incident = open_incident(customer_impact_confirmed=confirmed)
+    before = timezone.now()
     response = api.post(f"{INCIDENTS}{incident.pk}/updates/", payload)
-    assert error(response, 400) == {"code": "invalid", "message": message, "fields": fields}
+    # The latest promise a refusal names is one cadence from the server's now (a minute may
+    # turn during the request).
+    expected = [
+        {
+            "code": "invalid",
+            "message": message,
+            "fields": {
+                name: [
+                    m.replace("{limit}", f"{now + timedelta(hours=1):%Y-%m-%d %H:%M}") for m in ms
+                ]
+                for name, ms in fields.items()
+            },
+        }
+        for now in (before, timezone.now())
+    ]
+    assert error(response, 400) in expected
     assert api.get(f"{INCIDENTS}{incident.pk}/updates/").json()["count"] == 0
 
 
@@ -792,6 +871,63 @@ def test_attaching_is_refused_when_it_would_not_make_one_thread(api, catalog) ->
     assert error(response, 409)["message"] == (
         f"Incident #{top.pk} is resolved; reopen it before you attach children to it."
     )
+
+
+def test_a_confirmed_child_cannot_join_a_parent_in_triage(api, catalog) -> None:
+    parent = open_incident(title="Errors", customer_impact_confirmed=False)
+    child = open_incident(title="Payments down")
+
+    response = api.post(f"{INCIDENTS}{child.pk}/attach/", {"parent": parent.pk})
+
+    assert error(response, 400)["fields"] == {
+        "parent": [
+            f"Incident #{parent.pk} is in triage (customer impact not confirmed) and "
+            f"#{child.pk} is confirmed: confirm customer impact on #{parent.pk} first."
+        ]
+    }
+    assert api.get(f"{INCIDENTS}{child.pk}/").json()["parent"] is None
+
+
+def test_a_child_is_detached_and_speaks_for_itself(api, catalog) -> None:
+    parent = open_incident(title="Payments down")
+    child = open_incident(title="Ledger lag", severity="P3")
+    services.incident_attach_child(child=child, parent=parent, actor="pytest")
+
+    response = api.post(f"{INCIDENTS}{child.pk}/detach/", {"reason": "A separate problem."})
+
+    assert response.status_code == 200
+    assert (response.json()["parent"], response.json()["status"]) == (None, "investigating")
+    due = when(response.json()["next_update_due"])
+    assert due is not None and abs(due - (timezone.now() + timedelta(hours=2))) < timedelta(
+        seconds=10
+    )
+    assert api.get(f"{INCIDENTS}{parent.pk}/").json()["children"] == []
+    notes = api.get(f"{INCIDENTS}{child.pk}/updates/").json()["results"]
+    assert notes[0]["internal_note"] == (
+        f"Detached from parent incident #{parent.pk}. A separate problem. Customers have not "
+        "heard of it on its own yet: post an update."
+    )
+    assert AuditEvent.objects.get(action="incident.detached").actor_label == "API key Test suite"
+    again = api.post(f"{INCIDENTS}{child.pk}/detach/")
+    assert again.status_code == 200 and again.json()["parent"] is None
+
+
+def test_a_false_alarm_on_a_parent_leaves_its_children_open_and_on_their_own(api, catalog) -> None:
+    parent = open_incident(title="Errors everywhere", customer_impact_confirmed=False)
+    child = open_incident(
+        title="Dashboard down",
+        customer_impact_confirmed=False,
+        services={"dashboard": "major_outage"},
+    )
+    services.incident_attach_child(child=child, parent=parent, actor="pytest")
+
+    assert api.post(f"{INCIDENTS}{parent.pk}/false-alarm/", {"note": "Probe."}).status_code == 200
+
+    after = api.get(f"{INCIDENTS}{child.pk}/").json()
+    assert (after["parent"], after["status"], after["false_alarm"]) == (None, "triage", False)
+    assert api.get("/api/v1/services/dashboard/").json()["status"] == "major_outage"
+    confirmed = api.post(f"{INCIDENTS}{child.pk}/confirm-impact/")
+    assert confirmed.status_code == 200 and confirmed.json()["next_update_due"] is not None
 
 
 def test_a_resolved_incident_is_reopened_with_a_reason(api, catalog) -> None:

@@ -249,6 +249,81 @@ def test_a_scheduled_window_is_cancelled_once(api, catalog) -> None:
     assert len(api.get(f"{MAINTENANCES}{window.pk}/").json()["updates"]) == 2
 
 
+def test_a_scheduled_window_is_rescheduled_and_says_what_moved(api, catalog) -> None:
+    window = schedule(contact_by=timezone.now() + timedelta(hours=12))
+    url = f"{MAINTENANCES}{window.pk}/reschedule/"
+    start = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+
+    response = api.post(
+        url,
+        {
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start + timedelta(hours=3)).isoformat(),
+            "reason": "The vendor moved the upgrade.",
+        },
+    )
+
+    assert response.status_code == 200
+    moved = response.json()
+    assert (when(moved["scheduled_start"]), when(moved["scheduled_end"])) == (
+        start,
+        start + timedelta(hours=3),
+    )
+    assert (moved["status"], moved["updates"][0]["body"]) == (
+        "scheduled",
+        "The vendor moved the upgrade.",
+    )
+    audit = AuditEvent.objects.get(action="maintenance.rescheduled")
+    assert audit.actor_label == "API key Test suite"
+    assert audit.details["previous_start"] == window.scheduled_start.isoformat()
+
+    backwards = api.post(
+        url,
+        {
+            "scheduled_start": start.isoformat(),
+            "scheduled_end": (start - timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert error(backwards, 400) == {
+        "code": "invalid",
+        "message": "The maintenance cannot be rescheduled.",
+        "fields": {"scheduled_end": ["The window must end after it starts."]},
+    }
+    assert error(api.post(url, {"scheduled_start": start.isoformat()}), 400)["fields"] == {
+        "scheduled_end": ["This field is required."]
+    }
+    too_early = timezone.now() + timedelta(hours=6)
+    refused = api.post(
+        url,
+        {
+            "scheduled_start": too_early.isoformat(),
+            "scheduled_end": (too_early + timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert error(refused, 400)["fields"] == {
+        "scheduled_start": [
+            f"The contact deadline, {window.contact_by:%Y-%m-%d %H:%M} UTC, is after this "
+            "start; choose a later start."
+        ]
+    }
+    services.maintenance_start(window=window, actor="pytest")
+    assert error(
+        api.post(
+            url,
+            {
+                "scheduled_start": start.isoformat(),
+                "scheduled_end": (start + timedelta(hours=1)).isoformat(),
+            },
+        ),
+        409,
+    ) == {
+        "code": "maintenance_in_progress",
+        "message": f"Maintenance #{window.pk} is in progress; it cannot be rescheduled "
+        "(extend it instead).",
+        "fields": {},
+    }
+
+
 def test_moves_the_window_is_not_ready_for_are_refused(api, catalog) -> None:
     scheduled, running = schedule(), schedule()
     services.maintenance_start(window=running, actor="pytest")

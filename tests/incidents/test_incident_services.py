@@ -17,6 +17,7 @@ from apps.incidents.services import (
     incident_attach_child,
     incident_change_severity,
     incident_confirm_impact,
+    incident_detach_child,
     incident_edit,
     incident_mark_false_alarm,
     incident_open,
@@ -467,3 +468,238 @@ def test_a_triage_incident_cannot_be_moved_on_by_a_note(services) -> None:
     with pytest.raises(ValidationFailed) as caught:
         incident_post_update(incident=incident, internal_note="n", status="identified", actor=ACTOR)
     assert "confirm customer impact" in caught.value.fields["status"][0]
+
+
+# --- parent and child moves that must leave no outage unexplained ---------------------------
+
+
+def test_a_false_alarm_on_a_parent_detaches_its_open_children(services, heard) -> None:
+    parent = incident_open(title="Checkout down", severity="P2", source="grafana", actor=ACTOR)
+    confirmed = incident_open(
+        title="Card DB down", severity="P1", services={"payments": "major_outage"}, actor=ACTOR
+    )
+    quiet = incident_open(title="Probe flapping", severity="P3", source="datadog", actor=ACTOR)
+    incident_confirm_impact(incident=parent, actor=ACTOR)
+    for child in (confirmed, quiet):
+        incident_attach_child(child=child, parent=parent, actor=ACTOR)
+
+    with heard():
+        incident_mark_false_alarm(incident=parent, note="Probe misfired", actor=ACTOR)
+
+    parent.refresh_from_db()
+    confirmed.refresh_from_db()
+    quiet.refresh_from_db()
+    assert parent.false_alarm and parent.status == "resolved"
+    assert confirmed.parent_id is None and quiet.parent_id is None
+    # Each keeps its own state: the confirmed one is public on its own with its cadence.
+    assert (confirmed.status, confirmed.customer_impact_confirmed) == ("investigating", True)
+    assert (quiet.status, quiet.customer_impact_confirmed) == ("triage", False)
+    assert list(Incident.objects.public().open()) == [confirmed]
+    assert close_to(confirmed.next_update_due, timezone.now() + timedelta(minutes=30))
+    assert quiet.next_update_due is None
+    note = confirmed.updates.order_by("-created_at", "-id").first().internal_note
+    assert note.startswith(f"Detached from parent incident #{parent.pk}, a false alarm")
+    assert "Customers have not heard of it on its own yet" in note
+    detached = [d for n, d in heard if n == events.INCIDENT_DETACHED]
+    assert {"incident_id": confirmed.pk, "parent_id": parent.pk} in detached
+    assert AuditEvent.objects.filter(action="incident.detached", object_id=str(quiet.pk)).exists()
+
+
+def test_a_confirmed_child_cannot_join_a_parent_in_triage(services) -> None:
+    parent = incident_open(title="Errors", severity="P2", source="sentry", actor=ACTOR)
+    child = open_p1(services)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    assert caught.value.fields == {
+        "parent": [
+            f"Incident #{parent.pk} is in triage (customer impact not confirmed) and "
+            f"#{child.pk} is confirmed: confirm customer impact on #{parent.pk} first."
+        ]
+    }
+    child.refresh_from_db()
+    assert child.parent_id is None
+    # An unconfirmed child may wait under an unconfirmed parent, but not be confirmed there.
+    quiet = incident_open(title="Lag", severity="P3", source="datadog", actor=ACTOR)
+    incident_attach_child(child=quiet, parent=parent, actor=ACTOR)
+    with pytest.raises(Conflict) as refused:
+        incident_confirm_impact(incident=quiet, actor=ACTOR)
+    assert refused.value.message == (
+        f"Incident #{quiet.pk} is attached to #{parent.pk}, whose customer impact is not "
+        f"confirmed: confirm #{parent.pk} first, or detach this incident."
+    )
+    incident_confirm_impact(incident=parent, actor=ACTOR)
+    assert incident_attach_child(child=child, parent=parent, actor=ACTOR).parent_id == parent.pk
+
+
+def test_detaching_makes_a_child_speak_for_itself_again(services, heard) -> None:
+    parent = open_p1(services)
+    child = incident_open(
+        title="Ledger lag", severity="P2", services={"dashboard": "major_outage"}, actor=ACTOR
+    )
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    assert list(Incident.objects.public().open()) == [parent]
+
+    with heard():
+        detached = incident_detach_child(child=child, reason="A separate problem.", actor=ACTOR)
+
+    assert detached.parent_id is None
+    assert set(Incident.objects.public().open()) == {parent, child}
+    assert close_to(detached.next_update_due, timezone.now() + timedelta(hours=1))
+    assert child.updates.filter(
+        internal_note__startswith=f"Detached from parent incident #{parent.pk}. A separate problem."
+    ).exists()
+    assert parent.updates.filter(internal_note=f"Incident #{child.pk} (Ledger lag) detached.")
+    assert (events.INCIDENT_DETACHED, {"incident_id": child.pk, "parent_id": parent.pk}) in heard
+    count = AuditEvent.objects.filter(action="incident.detached").count()
+    incident_detach_child(child=child, actor=ACTOR)  # no parent: nothing happens
+    assert AuditEvent.objects.filter(action="incident.detached").count() == count == 1
+
+
+def test_a_child_left_under_a_closed_parent_can_be_detached(services) -> None:
+    parent, elsewhere = open_p1(services), open_p1(services)
+    child = incident_open(title="Ledger lag", severity="P2", actor=ACTOR)
+    incident_mark_false_alarm(incident=parent, actor=ACTOR)
+    # As a false alarm used to leave it: open, attached to the closed parent.
+    Incident.objects.filter(pk=child.pk).update(parent=parent)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_attach_child(child=child, parent=elsewhere, actor=ACTOR)
+    assert caught.value.fields["parent"] == [
+        f"Incident #{child.pk} is already attached to #{parent.pk}."
+    ]
+
+    incident_detach_child(child=child, actor=ACTOR)
+
+    child.refresh_from_db()
+    assert child.parent_id is None and child in Incident.objects.public().open()
+    incident_attach_child(child=child, parent=elsewhere, actor=ACTOR)
+
+
+def test_a_resolved_child_is_not_detached(services) -> None:
+    parent, child = open_p1(services), open_p1(services)
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    incident_resolve(incident=parent, body="Fixed.", **ALL_CLEAR, actor=ACTOR)
+    with pytest.raises(Conflict) as caught:
+        incident_detach_child(child=child, actor=ACTOR)
+    assert caught.value.message == (
+        f"Incident #{child.pk} is resolved; reopen it before you detach it."
+    )
+
+
+def test_a_reopened_child_of_a_resolved_parent_speaks_for_itself(services) -> None:
+    parent, child = open_p1(services), open_p1(services)
+    incident_attach_child(child=child, parent=parent, actor=ACTOR)
+    incident_resolve(incident=parent, body="Fixed.", **ALL_CLEAR, actor=ACTOR)
+
+    incident_reopen(incident=child, reason="Card DB errors are back", actor=ACTOR)
+
+    child.refresh_from_db()
+    assert child.parent_id is None and child in Incident.objects.public().open()
+    assert close_to(child.next_update_due, timezone.now() + timedelta(minutes=30))
+
+
+# --- the promised next update and the cadence ----------------------------------------------
+
+
+def test_a_promise_cannot_reach_past_the_cadence(services) -> None:
+    incident = open_p1(services)
+    now = timezone.now()
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(
+            incident=incident,
+            body="We are on it.",
+            next_update_at=now + timedelta(days=30),
+            actor=ACTOR,
+        )
+    [message] = caught.value.fields["next_update_at"]
+    assert message.startswith(
+        "Customers of a P1 incident hear from us every 30 min: promise the next update no "
+        "later than "
+    )
+    assert not incident.updates.exists()
+    incident_post_update(
+        incident=incident, body="On it.", next_update_at=now + timedelta(minutes=25), actor=ACTOR
+    )
+    incident.refresh_from_db()
+    assert close_to(incident.next_update_due, now + timedelta(minutes=25), timedelta(seconds=1))
+
+
+def test_a_p4_has_no_cadence_and_may_promise_any_time(services) -> None:
+    incident = incident_open(title="Typo on the status page", severity="P4", actor=ACTOR)
+    promised = timezone.now() + timedelta(days=30)
+    update = incident_post_update(
+        incident=incident, body="Fixed in the next release.", next_update_at=promised, actor=ACTOR
+    )
+    assert update.next_update_at == promised
+
+
+def test_an_extended_outage_limits_a_promise_to_its_shorter_cadence(services) -> None:
+    incident = open_p1(services)
+    Incident.objects.filter(pk=incident.pk).update(
+        eta_unknown_since=timezone.now() - timedelta(hours=5)
+    )
+    later = timezone.now() + timedelta(minutes=25)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_post_update(
+            incident=incident, body="Still no ETA.", next_update_at=later, actor=ACTOR
+        )
+    assert (
+        "Customers of an extended outage hear from us every 15 min"
+        in (caught.value.fields["next_update_at"][0])
+    )
+    # An ETA ends the extended outage: the severity's 30 minutes apply again.
+    incident_post_update(
+        incident=incident,
+        body="Fixed within the hour.",
+        eta=timezone.now() + timedelta(hours=1),
+        next_update_at=later,
+        actor=ACTOR,
+    )
+
+
+def test_downgrading_to_a_severity_without_cadence_stops_the_update_clock(services) -> None:
+    incident = open_p1(services)
+    assert incident.next_update_due is not None
+    incident_change_severity(incident=incident, severity="P4", reason="Cosmetic", actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.next_update_due is None
+    incident_change_severity(incident=incident, severity="P2", actor=ACTOR)
+    incident.refresh_from_db()
+    assert close_to(incident.next_update_due, timezone.now() + timedelta(hours=1))
+
+
+def test_downgrading_keeps_a_sooner_update_that_customers_were_promised(services) -> None:
+    incident = open_p1(services)
+    due = incident.next_update_due
+    incident_change_severity(incident=incident, severity="P3", actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.next_update_due == due
+
+
+# --- the assessment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"hypothesis": ""}, {"hypothesis": "   "}, {"eta": None}, {"impact_scope_pct": None}, {}],
+    ids=["empty", "blank", "unknown-eta", "unknown-scope", "nothing"],
+)
+def test_an_empty_assessment_does_not_stop_the_clock(services, kwargs) -> None:
+    incident = open_p1(services)
+    with pytest.raises(ValidationFailed) as caught:
+        incident_assess(incident=incident, actor=ACTOR, **kwargs)
+    assert caught.value.fields == {
+        "root_cause_hypothesis": [
+            "An assessment needs a root-cause hypothesis, an ETA or the share of customers "
+            "affected; give at least one."
+        ]
+    }
+    incident.refresh_from_db()
+    assert incident.assessed_at is None
+
+
+def test_an_assessment_may_be_corrected_once_made(services) -> None:
+    incident = open_p1(services)
+    incident_assess(incident=incident, hypothesis="Card processor timeouts", actor=ACTOR)
+    incident_assess(incident=incident, hypothesis="", eta=None, actor=ACTOR)
+    incident.refresh_from_db()
+    assert incident.assessed_at is not None and incident.root_cause_hypothesis == ""

@@ -12,6 +12,7 @@ from apps.incidents.forms import (
     AttachParentForm,
     ChangeSeverityForm,
     ConfirmImpactForm,
+    DetachForm,
     FalseAlarmForm,
     IncidentEditForm,
     PostUpdateForm,
@@ -91,6 +92,14 @@ def _attach(request: HttpRequest, incident: Incident, form: AttachParentForm) ->
     return f"Incident #{incident.pk} is attached to #{parent.pk}."
 
 
+def _detach(request: HttpRequest, incident: Incident, form: DetachForm) -> str:
+    parent_id = incident.parent_id
+    services.incident_detach_child(
+        child=incident, reason=form.cleaned_data["reason"], actor=request.user
+    )
+    return f"Incident #{incident.pk} is detached from #{parent_id}."
+
+
 def _reopen(request: HttpRequest, incident: Incident, form: ReopenForm) -> str:
     services.incident_reopen(
         incident=incident, reason=form.cleaned_data["reason"], actor=request.user
@@ -133,6 +142,13 @@ INCIDENT_ACTIONS: tuple[ObjectAction[Incident], ...] = (
         AttachParentForm,
         _attach,
         lambda i: i.is_open and i.parent_id is None,
+    ),
+    ObjectAction(
+        "detach",
+        "Detach from parent",
+        DetachForm,
+        _detach,
+        lambda i: i.is_open and i.parent_id is not None,
     ),
     ObjectAction("edit", "Edit details", IncidentEditForm, _edit),
     ObjectAction("resolve", "Resolve", ResolveForm, _resolve, _open),

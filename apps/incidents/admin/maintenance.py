@@ -1,5 +1,6 @@
 """Maintenance windows in the portal: the list, scheduling one with a suggested window, its
-page with its updates, and its actions (start, update, extend, complete, cancel)."""
+page with its updates, and its actions (start, update, extend, reschedule, complete,
+cancel)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from apps.incidents.forms import (
     MaintenanceCancelForm,
     MaintenanceCompleteForm,
     MaintenanceExtendForm,
+    MaintenanceRescheduleForm,
     MaintenanceScheduleForm,
     MaintenanceStartForm,
     MaintenanceUpdateForm,
@@ -56,6 +58,22 @@ def _extend(request: HttpRequest, window: MaintenanceWindow, form: MaintenanceEx
     return f"Maintenance #{window.pk} now ends at {utc(extended.scheduled_end)}."
 
 
+def _reschedule(
+    request: HttpRequest, window: MaintenanceWindow, form: MaintenanceRescheduleForm
+) -> str:
+    moved = services.maintenance_reschedule(
+        window=window,
+        scheduled_start=form.cleaned_data["scheduled_start"],
+        scheduled_end=form.cleaned_data["scheduled_end"],
+        reason=form.cleaned_data["reason"],
+        actor=request.user,
+    )
+    return (
+        f"Maintenance #{window.pk} now runs from {utc(moved.scheduled_start)} "
+        f"to {utc(moved.scheduled_end)}."
+    )
+
+
 def _complete(
     request: HttpRequest, window: MaintenanceWindow, form: MaintenanceCompleteForm
 ) -> str:
@@ -87,6 +105,13 @@ MAINTENANCE_ACTIONS: tuple[ObjectAction[MaintenanceWindow], ...] = (
     ),
     ObjectAction(
         "extend", "Extend", MaintenanceExtendForm, _extend, lambda w: w.status in OPEN_MAINTENANCE
+    ),
+    ObjectAction(
+        "reschedule",
+        "Reschedule",
+        MaintenanceRescheduleForm,
+        _reschedule,
+        lambda w: w.status == MaintenanceStatus.SCHEDULED,
     ),
     ObjectAction(
         "complete",

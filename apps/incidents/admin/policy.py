@@ -1,5 +1,6 @@
 """The policy editor: the four severity levels (fixed, so neither added nor deleted) and the
-tenant-wide timers (one row)."""
+tenant-wide timers (one row). Both save through their service (checked and audited) while
+their form validates; see `apps.incidents.forms.ServiceSavedForm`."""
 
 from __future__ import annotations
 
@@ -13,14 +14,27 @@ from django.urls import reverse
 from apps.incidents import selectors
 from apps.incidents.admin.common import humanise
 from apps.incidents.choices import Channel
-from apps.incidents.forms import DURATION_HELP, SeverityPolicyForm
+from apps.incidents.forms import DURATION_HELP, PolicySettingsForm, SeverityPolicyForm
 from apps.incidents.models import PolicySettings, SeverityPolicy
 
 CHANNEL_LABELS = dict(Channel.choices)
 
 
+class SavedByServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Its form saves through a service, as the person editing."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """The form's service call saved it."""
+
+
 @admin.register(SeverityPolicy)
-class SeverityPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SeverityPolicyAdmin(SavedByServiceAdmin):
     form = SeverityPolicyForm
     list_display = (
         "level_code",
@@ -66,7 +80,8 @@ class SeverityPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PolicySettings)
-class PolicySettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PolicySettingsAdmin(SavedByServiceAdmin):
+    form = PolicySettingsForm
     fieldsets = (
         (
             "Incident clocks",

@@ -105,20 +105,41 @@ class CodeListField(serializers.ListField):
         return result
 
 
+def _shown(key: str) -> str:
+    """A key as an error message may quote it: an empty one, or one with control characters
+    (a NUL), quoted and escaped."""
+    return key if key and key.isprintable() else repr(key)
+
+
 class StatusMapField(serializers.DictField):
-    """Service slug -> component status; an invalid entry is reported as "api: ..."."""
+    """Service slug -> component status; an invalid entry (its slug or its status) is
+    reported as "api: ..."."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("child", EnumField(ComponentStatus))
         super().__init__(**kwargs)
+        # Keys are checked like the slugs they name before they reach a query: a NUL byte
+        # would otherwise fail in PostgreSQL as a 500.
+        self.key_field = serializers.SlugField(
+            max_length=50,
+            error_messages={
+                "invalid": "Not a service slug: use letters, numbers, hyphens and underscores."
+            },
+        )
 
     def run_child_validation(self, data: Mapping[Any, Any]) -> dict[str, Any]:
         result, errors = {}, []
         for key, value in data.items():
+            shown = _shown(str(key))
             try:
-                result[str(key)] = self.child.run_validation(value)
+                slug = self.key_field.run_validation(str(key))
             except serializers.ValidationError as exc:
-                errors += [f"{key}: {m}" for m in _messages(exc.detail)]
+                errors.append(f"{shown}: {_messages(exc.detail)[0]}")  # one reason per slug
+                continue
+            try:
+                result[slug] = self.child.run_validation(value)
+            except serializers.ValidationError as exc:
+                errors += [f"{shown}: {m}" for m in _messages(exc.detail)]
         if errors:
             raise serializers.ValidationError(errors)
         return result
@@ -365,7 +386,7 @@ class IncidentPatchSerializer(InputSerializer):
         "services": "Affected services change through an update's component_changes (POST "
         "/api/v1/incidents/{id}/updates/).",
         "customer_impact_confirmed": "Use POST /api/v1/incidents/{id}/confirm-impact/.",
-        "parent": "Use POST /api/v1/incidents/{id}/attach/.",
+        "parent": "Use POST /api/v1/incidents/{id}/attach/ (or detach/).",
         "false_alarm": "Use POST /api/v1/incidents/{id}/false-alarm/.",
     }
 
@@ -537,6 +558,15 @@ class AttachSerializer(InputSerializer):
     )
 
 
+class DetachSerializer(InputSerializer):
+    reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="Why it leaves the parent's thread (internal note).",
+    )
+
+
 # --- maintenance --------------------------------------------------------------------------
 
 
@@ -614,6 +644,17 @@ class MaintenanceCancelSerializer(InputSerializer):
 class MaintenanceExtendSerializer(InputSerializer):
     new_end = serializers.DateTimeField(help_text="Later than the current end, in the future.")
     reason = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class MaintenanceRescheduleSerializer(InputSerializer):
+    scheduled_start = serializers.DateTimeField(help_text="The new start, in the future.")
+    scheduled_end = serializers.DateTimeField(help_text="The new end, after the new start.")
+    reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="Shown to customers; empty = 'Rescheduled to ...'.",
+    )
 
 
 class MaintenanceUpdateCreateSerializer(InputSerializer):

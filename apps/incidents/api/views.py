@@ -24,6 +24,7 @@ from apps.core.models import ApiKey
 from apps.incidents import selectors, services
 from apps.incidents.api.serializers import (
     AttachSerializer,
+    DetachSerializer,
     FalseAlarmSerializer,
     IncidentCreateSerializer,
     IncidentFilterSerializer,
@@ -37,6 +38,7 @@ from apps.incidents.api.serializers import (
     MaintenanceExtendSerializer,
     MaintenanceFilterSerializer,
     MaintenanceNoteSerializer,
+    MaintenanceRescheduleSerializer,
     MaintenanceSerializer,
     MaintenanceUpdateCreateSerializer,
     MaintenanceUpdateSerializer,
@@ -277,6 +279,20 @@ class IncidentViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         return self._render(child)
 
     @extend_schema(
+        request=DetachSerializer,
+        description="Undo `attach`: this incident leaves its parent's thread and speaks for "
+        "itself again (public on its own once its impact is confirmed; its cadence starts). "
+        "An incident without a parent is returned unchanged.",
+        responses={200: IncidentSerializer, **STATE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def detach(self, request: Request, pk: int) -> Response:
+        child = self.get_object()
+        reason = _valid(DetachSerializer, request.data).validated_data["reason"]
+        child = services.incident_detach_child(child=child, reason=reason, actor=_actor(request))
+        return self._render(child)
+
+    @extend_schema(
         request=ReopenSerializer,
         description="The problem is back: a resolved incident returns to investigating.",
         responses={200: IncidentSerializer, **STATE_ERRORS},
@@ -398,6 +414,19 @@ class MaintenanceViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
         window = self.get_object()
         data = _valid(MaintenanceExtendSerializer, request.data).validated_data
         window = services.maintenance_extend(window=window, **data, actor=_actor(request))
+        return self._render(window)
+
+    @extend_schema(
+        request=MaintenanceRescheduleSerializer,
+        description="Move a window that has not started to another time; subscribers are told "
+        "what moved. A started window is extended instead.",
+        responses={200: MaintenanceDetailSerializer, **STATE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, pk: int) -> Response:
+        window = self.get_object()
+        data = _valid(MaintenanceRescheduleSerializer, request.data).validated_data
+        window = services.maintenance_reschedule(window=window, **data, actor=_actor(request))
         return self._render(window)
 
     @extend_schema(

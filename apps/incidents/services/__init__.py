@@ -6,6 +6,7 @@ from apps.incidents.services.incidents import (
     incident_attach_child,
     incident_change_severity,
     incident_confirm_impact,
+    incident_detach_child,
     incident_edit,
     incident_extend_cadence,
     incident_mark_false_alarm,
@@ -23,6 +24,7 @@ from apps.incidents.services.maintenance import (
     maintenance_schedule,
     maintenance_start,
 )
+from apps.incidents.services.policy import policy_settings_update, severity_policy_update
 
 __all__ = [
     "UNCHANGED",
@@ -31,6 +33,7 @@ __all__ = [
     "incident_attach_child",
     "incident_change_severity",
     "incident_confirm_impact",
+    "incident_detach_child",
     "incident_edit",
     "incident_extend_cadence",
     "incident_mark_false_alarm",
@@ -45,4 +48,6 @@ __all__ = [
     "maintenance_reschedule",
     "maintenance_schedule",
     "maintenance_start",
+    "policy_settings_update",
+    "severity_policy_update",
 ]

@@ -1,10 +1,12 @@
 """Incident use-cases: open, assess, update, confirm, re-grade, resolve, reopen, false alarm,
-attach to a parent, edit. Each runs in one transaction, writes an audit entry, emits its
-domain event on commit and refuses illegal moves with an ApplicationError that says why."""
+attach to and detach from a parent, edit. Each runs in one transaction, writes an audit entry,
+emits its domain event on commit and refuses illegal moves with an ApplicationError that says
+why."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from copy import copy
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from apps.incidents.choices import (
 from apps.incidents.models import Incident, IncidentService, IncidentUpdate
 from apps.incidents.selectors import incident_clocks, policy_for, policy_settings
 from apps.incidents.services.common import (
+    PAST_TOLERANCE,
     UNCHANGED,
     Unchanged,
     check_future,
@@ -58,14 +61,46 @@ def _require_open(incident: Incident, doing: str) -> None:
         )
 
 
-def _update_interval(incident: Incident) -> timedelta | None:
-    """The cadence in force: the extended-outage interval once an outage is extended,
-    else the severity policy's (None = no cadence)."""
+def _cadence(incident: Incident) -> tuple[timedelta | None, bool]:
+    """The cadence in force and whether it is the extended-outage one: the extended-outage
+    interval once an outage is extended, else the severity policy's (None = no cadence)."""
     settings = policy_settings()
     policy = policy_for(incident.severity)
     if incident_clocks(incident, settings=settings, policy=policy).extended_outage:
-        return settings.extended_update_interval
-    return policy.update_interval
+        return settings.extended_update_interval, True
+    return policy.update_interval, False
+
+
+def _update_interval(incident: Incident) -> timedelta | None:
+    return _cadence(incident)[0]
+
+
+def _every(interval: timedelta) -> str:
+    """'30 min', '2 h', '1 h 30 min'."""
+    hours, minutes = divmod(int(interval.total_seconds() // 60), 60)
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    return f"{hours} h" if hours else f"{minutes} min"
+
+
+def _check_promise(
+    incident: Incident, promised: datetime, *, eta: datetime | Unchanged | None, now: datetime
+) -> list[str]:
+    """Why `promised` cannot be the next update's time, if it cannot: a promise may not
+    reach past the cadence in force once the update is posted (the severity's interval, or
+    the extended-outage one; giving or withdrawing an ETA ends an extended outage), or the
+    cadence would be switched off by a far-away promise. No cadence (P4): any time."""
+    after = copy(incident)  # the incident as this update leaves it, nothing saved
+    if not isinstance(eta, Unchanged):
+        _set_eta(after, eta, now)
+    interval, extended = _cadence(after)
+    if interval is None or promised <= now + interval + PAST_TOLERANCE:
+        return []
+    cadence = "an extended outage" if extended else f"a {incident.severity} incident"
+    return [
+        f"Customers of {cadence} hear from us every {_every(interval)}: promise the next "
+        f"update no later than {now + interval:%Y-%m-%d %H:%M} UTC."
+    ]
 
 
 def _next_update_due(
@@ -233,11 +268,22 @@ def incident_assess(
     actor: Actor,
 ) -> Incident:
     """Record the initial assessment (root-cause hypothesis, ETA, scope); the first one
-    stops the assessment clock."""
+    stops the assessment clock, so it must say something: a hypothesis, an ETA or the scope.
+    Later calls correct it (an ETA withdrawn as unknown, a hypothesis cleared)."""
     incident = _lock(incident)
     _require_open(incident, "assess it")
     now = timezone.now()
     errors: dict[str, list[str]] = {}
+    said = (
+        (isinstance(hypothesis, str) and hypothesis.strip())
+        or isinstance(eta, datetime)
+        or isinstance(impact_scope_pct, int)
+    )
+    if incident.assessed_at is None and not said:
+        errors["root_cause_hypothesis"] = [
+            "An assessment needs a root-cause hypothesis, an ETA or the share of customers "
+            "affected; give at least one."
+        ]
     if not isinstance(eta, Unchanged) and eta is not None:
         errors |= check_future("eta", eta, now)
     if isinstance(impact_scope_pct, int) and not 0 <= impact_scope_pct <= 100:
@@ -318,6 +364,8 @@ def incident_post_update(
             errors["next_update_at"] = [
                 "There is no customer update cadence before customer impact is confirmed."
             ]
+        elif too_late := _check_promise(incident, next_update_at, eta=eta, now=now):
+            errors["next_update_at"] = too_late
     changes, change_errors = resolve_services(component_changes or {}, field="component_changes")
     errors |= change_errors
     if errors:
@@ -386,6 +434,21 @@ def incident_confirm_impact(*, incident: Incident, actor: Actor) -> Incident:
     _require_open(incident, "confirm customer impact")
     if incident.customer_impact_confirmed:
         return incident
+    parent = incident.parent
+    if parent is not None and not parent.customer_impact_confirmed:
+        # Customers hear of a child only through its parent: confirmed under a parent in
+        # triage, its outage would show on the status page with no incident explaining it.
+        raise Conflict(
+            f"Incident #{incident.pk} is attached to #{parent.pk}, whose customer impact is "
+            f"not confirmed: confirm #{parent.pk} first, or detach this incident.",
+            code="parent_unconfirmed",
+        )
+    if parent is not None and not parent.is_open:
+        raise Conflict(
+            f"Incident #{incident.pk} is attached to #{parent.pk}, which is closed: detach "
+            "this incident first, so that customers hear of it on its own.",
+            code="parent_closed",
+        )
     now = timezone.now()
     incident.customer_impact_confirmed = True
     incident.impact_confirmed_at = now
@@ -412,7 +475,9 @@ def incident_confirm_impact(*, incident: Incident, actor: Actor) -> Incident:
 def incident_change_severity(
     *, incident: Incident, severity: str, reason: str = "", actor: Actor
 ) -> Incident:
-    """Re-grade the incident; a shorter cadence applies from now on."""
+    """Re-grade the incident; its cadence applies from now on: the next update falls due
+    within one interval of the new severity (a sooner time already promised stands), and a
+    severity without a cadence (P4) stops the update clock."""
     incident = _lock(incident)
     _require_open(incident, "change its severity")
     if severity not in Severity.values:
@@ -427,9 +492,10 @@ def incident_change_severity(
     incident.severity = severity
     if incident.customer_impact_confirmed:
         interval = _update_interval(incident)
-        earliest = now + interval if interval else None
-        if earliest and (incident.next_update_due is None or earliest < incident.next_update_due):
-            incident.next_update_due = earliest
+        if interval is None:
+            incident.next_update_due = None  # no cadence: nothing falls due any more
+        elif incident.next_update_due is None or now + interval < incident.next_update_due:
+            incident.next_update_due = now + interval
     incident.save()
     note = f"Severity changed from {old} to {severity}." + (
         f" {reason.strip()}" if reason.strip() else ""
@@ -558,7 +624,8 @@ def incident_resolve(
 
 @transaction.atomic
 def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Incident:
-    """The problem is back: the incident returns to investigating with its cadence."""
+    """The problem is back: the incident returns to investigating with its cadence. A child
+    whose parent stays resolved is detached from it (see `incident_detach_child`)."""
     incident = _lock(incident)
     if incident.status != IncidentStatus.RESOLVED:
         raise Conflict(
@@ -593,6 +660,17 @@ def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Inciden
         **_author(actor),
     )
     audit_record(actor=actor, action="incident.reopened", obj=incident, details={"reason": reason})
+    parent = incident.parent
+    if parent is not None and not parent.is_open:
+        # The parent's thread is closed: left attached, the problem that is back would be
+        # invisible to customers and skipped by the cadence.
+        _detach(
+            incident,
+            note=f"Detached from parent incident #{parent.pk}, which stays resolved: this "
+            "incident is tracked on its own again.",
+            now=now,
+            actor=actor,
+        )
     emit(events.INCIDENT_REOPENED, incident_id=incident.pk)
     return incident
 
@@ -600,7 +678,14 @@ def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Inciden
 @transaction.atomic
 def incident_mark_false_alarm(*, incident: Incident, note: str = "", actor: Actor) -> Incident:
     """Not a real problem: close it as a false alarm. If customers already heard about it,
-    the event says so (`was_public`), so that an apology can go to exactly them."""
+    the event says so (`was_public`), so that an apology can go to exactly them.
+
+    Its open children are detached, not closed: that the parent's problem was not real says
+    nothing about theirs (a failing subsystem is still failing), and closing them would
+    quietly turn their services green. Each becomes a top-level incident again, keeps its
+    own confirmation state (a confirmed one is public on its own and its cadence starts) and
+    gets an internal note saying why. Resolving a parent, by contrast, closes its children:
+    the fix is theirs too."""
     incident = _lock(incident)
     if incident.false_alarm:
         return incident
@@ -608,7 +693,22 @@ def incident_mark_false_alarm(*, incident: Incident, note: str = "", actor: Acto
     now = timezone.now()
     incident.false_alarm = True
     _close(incident, body="", note=f"False alarm. {note.strip()}".strip(), now=now, actor=actor)
-    audit_record(actor=actor, action="incident.false_alarm", obj=incident, details={"note": note})
+    detached = []
+    for child in incident.children.filter(status__in=OPEN_STATUSES).select_for_update():
+        _detach(
+            child,
+            note=f"Detached from parent incident #{incident.pk}, a false alarm: this incident "
+            "is tracked on its own again.",
+            now=now,
+            actor=actor,
+        )
+        detached.append(child.pk)
+    audit_record(
+        actor=actor,
+        action="incident.false_alarm",
+        obj=incident,
+        details={"note": note, "detached_children": detached},
+    )
     emit(
         events.INCIDENT_FALSE_ALARM,
         incident_id=incident.pk,
@@ -644,6 +744,18 @@ def incident_attach_child(*, child: Incident, parent: Incident, actor: Actor) ->
         raise ValidationFailed("The incident cannot be attached.", fields={"parent": errors})
     _require_open(child, "attach it")
     _require_open(parent, "attach children to it")
+    if child.customer_impact_confirmed and not parent.customer_impact_confirmed:
+        # Customers hear of a child only through its parent: a parent in triage would leave
+        # the child's outage on the status page with no public incident explaining it.
+        raise ValidationFailed(
+            "The incident cannot be attached.",
+            fields={
+                "parent": [
+                    f"Incident #{parent.pk} is in triage (customer impact not confirmed) and "
+                    f"#{child.pk} is confirmed: confirm customer impact on #{parent.pk} first."
+                ]
+            },
+        )
     child.parent = parent
     child.save(update_fields=["parent", "updated_at"])
     now = timezone.now()
@@ -674,6 +786,58 @@ def incident_attach_child(*, child: Incident, parent: Incident, actor: Actor) ->
         actor=actor, action="incident.attached", obj=child, details={"parent_id": parent.pk}
     )
     emit(events.INCIDENT_ATTACHED, incident_id=child.pk, parent_id=parent.pk)
+    return child
+
+
+def _detach(child: Incident, *, note: str, now: datetime, actor: Actor) -> None:
+    """`child` (locked) leaves its parent's thread and speaks for itself again: a confirmed
+    one is public on its own, and its cadence starts now (it was paused while attached)."""
+    parent_id = child.parent_id
+    child.parent = None
+    child.next_update_due = _next_update_due(child, promised=None, now=now)
+    child.save(update_fields=["parent", "next_update_due", "updated_at"])
+    if child.customer_impact_confirmed:
+        note += " Customers have not heard of it on its own yet: post an update."
+    IncidentUpdate.objects.create(
+        incident=child,
+        status=child.status,
+        internal_note=note,
+        deliver_notifications=False,
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+    audit_record(
+        actor=actor, action="incident.detached", obj=child, details={"parent_id": parent_id}
+    )
+    emit(events.INCIDENT_DETACHED, incident_id=child.pk, parent_id=parent_id)
+
+
+@transaction.atomic
+def incident_detach_child(*, child: Incident, reason: str = "", actor: Actor) -> Incident:
+    """Undo a cascading attachment: `child` leaves its parent's thread and becomes a
+    top-level incident again, with its own confirmation state (a confirmed one is public on
+    its own and its cadence starts now). The parent may be in any state, so that a child
+    left under a closed parent can be freed. Returns early when it has no parent."""
+    child = _lock(child)
+    if child.parent_id is None:
+        return child
+    _require_open(child, "detach it")
+    parent = Incident.objects.get(pk=child.parent_id)  # only its timeline is written to
+    now = timezone.now()
+    IncidentUpdate.objects.create(
+        incident=parent,
+        status=parent.status,
+        internal_note=f"Incident #{child.pk} ({child.title}) detached.",
+        deliver_notifications=False,
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+    note = f"Detached from parent incident #{parent.pk}."
+    if reason.strip():
+        note += f" {reason.strip()}"
+    _detach(child, note=note, now=now, actor=actor)
     return child
 
 
