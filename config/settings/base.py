@@ -377,6 +377,8 @@ CUSTOMERIO_BROADCAST_ID = env.str("CUSTOMERIO_BROADCAST_ID", default="")
 # Bounce/complaint webhooks (/anymail/<esp>/tracking/ on a tenant host) need basic auth
 # "user:password"; unset, they answer 403.
 ANYMAIL = {"WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="")}
+# Approved SLA credits Salesforce does not have yet are queued again at most this often.
+CLARION_SLA_CREDIT_PUSH_MINUTES = _int("CLARION_SLA_CREDIT_PUSH_MINUTES", 15, minimum=1)
 # A subscriber webhook endpoint is disabled after this many failed deliveries in a row.
 CLARION_WEBHOOK_DISABLE_AFTER = _int("CLARION_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 # SMS through Twilio (apps/communications/channels/README.md); unset = SMS deliveries fail
