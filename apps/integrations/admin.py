@@ -363,6 +363,7 @@ class AlertStateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 # --- support coordination: help desk, chat, canned responses --------------------------------
 
 from apps.core.exceptions import ApplicationError  # noqa: E402
+from apps.core.forms import ServiceFormAdmin  # noqa: E402
 from apps.integrations.forms import (  # noqa: E402
     CHAT_SECRETS,
     HELPDESK_SECRETS,
@@ -398,7 +399,7 @@ def _secret_rows(
 
 
 @admin.register(HelpdeskInstallation)
-class HelpdeskInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class HelpdeskInstallationAdmin(ServiceFormAdmin):
     """The tenant's help desk: what to match, whether to answer and auto-close. Saved by
     the form's service call (see apps.integrations.forms)."""
 
@@ -425,12 +426,6 @@ class HelpdeskInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             ("What Clarion does with them", {"fields": ("auto_reply", "auto_close")}),
         )
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
     @admin.display(description="Zendesk webhook URL (new tickets)")
     def hook_url(self, obj: HelpdeskInstallation) -> str:
         return obj.hook_path if obj.webhook_token else "shown once saved"
@@ -446,12 +441,9 @@ class HelpdeskInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not HelpdeskInstallation.objects.exists()
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """The form's service call saved it."""
-
 
 @admin.register(ChatInstallation)
-class ChatInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ChatInstallationAdmin(ServiceFormAdmin):
     form = ChatInstallationForm
     readonly_fields = ("slack_bot_token_state", "teams_webhook_url_state")
 
@@ -476,15 +468,6 @@ class ChatInstallationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not ChatInstallation.objects.exists()
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """The form's service call saved it."""
 
 
 class CannedResponseTemplateForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -4,27 +4,21 @@ Secrets are write-only. Their inputs are named `new_<field>`: the model's encryp
 are not editable, and a form field of the same name makes the admin's model form refuse to
 build. The inputs start empty, and an empty one keeps what is stored.
 
-Both forms save through their service (`helpdesk_installation_save`, `support_chat_save`)
-while they validate, inside a savepoint, so a refusal (an ApplicationError) is shown next
-to the field it names and nothing is written; on success the saved installation is the
-form's instance.
+Both forms save through their service (`helpdesk_installation_save`, `support_chat_save`;
+see `apps.core.forms.ServiceModelForm`): a refusal is shown next to the field it names,
+the secret's input for a secret, and nothing is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import ClassVar
 
 from django import forms
-from django.db import transaction
 
-from apps.core.audit import Actor
-from apps.core.exceptions import ApplicationError
+from apps.core.forms import ServiceModelForm
 from apps.integrations.models_support import ChatInstallation, HelpdeskInstallation
-from apps.integrations.services.helpdesk import helpdesk_installation_save
+from apps.integrations.services.helpdesk import HELPDESK_SECRETS, helpdesk_installation_save
 from apps.integrations.services.support_chat import CHAT_SECRETS, support_chat_save
-
-HELPDESK_SECRETS = ("api_token", "webhook_secret")
 
 
 def secret_input(name: str) -> str:
@@ -48,24 +42,9 @@ def _no_spaces(value: str) -> str:
     return value
 
 
-def show_error(
-    form: forms.BaseForm, exc: ApplicationError, renamed: Mapping[str, str] | None = None
-) -> None:
-    """The service's refusal on the form: its message on top, each field's reason next to
-    the field (`renamed` maps the service's name of a field to the form's), or on top,
-    named, if the form has no such field."""
-    form.add_error(None, exc.message)
-    for field, reasons in exc.fields.items():
-        name = (renamed or {}).get(field, field)
-        for reason in reasons:
-            if name in form.fields:
-                form.add_error(name, reason)
-            else:
-                form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {reason}")
-
-
-class HelpdeskInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
-    actor: Actor = None  # set per request by the admin
+class HelpdeskInstallationForm(ServiceModelForm):
+    renamed: ClassVar[dict[str, str]] = {name: secret_input(name) for name in HELPDESK_SECRETS}
+    validate_model = True  # the service takes the installation the form built
 
     new_api_token = _secret_field(
         "API token", "Zendesk: the agent's API token. Freshdesk: the API key."
@@ -90,33 +69,18 @@ class HelpdeskInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
             "auto_close",
         )
 
-    def _post_clean(self) -> None:
-        # After the model form has built the instance and run the model's checks: the
-        # service is the last word, and its refusal must reach the re-rendered form.
-        super()._post_clean()  # type: ignore[misc]
-        if self.errors:
-            return
+    def run_service(self) -> HelpdeskInstallation:
         secrets = {
             name: self.cleaned_data.get(secret_input(name)) or "" for name in HELPDESK_SECRETS
         }
-        try:
-            with transaction.atomic():
-                self.instance = helpdesk_installation_save(
-                    installation=self.instance, secrets=secrets, actor=self.actor
-                )
-        except ApplicationError as exc:
-            show_error(self, exc, {name: secret_input(name) for name in HELPDESK_SECRETS})
-
-    def save(self, commit: bool = True) -> Any:
-        """The service saved it while the form validated."""
-        return self.instance
-
-    def save_m2m(self) -> None:
-        """No relations to save."""
+        return helpdesk_installation_save(
+            installation=self.instance, secrets=secrets, actor=self.actor
+        )
 
 
-class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
-    actor: Actor = None  # set per request by the admin
+class ChatInstallationForm(ServiceModelForm):
+    renamed: ClassVar[dict[str, str]] = {name: secret_input(name) for name in CHAT_SECRETS}
+    validate_model = True  # the service takes the installation the form built
 
     new_slack_bot_token = _secret_field("Slack bot token", "xoxb-...")
     new_teams_webhook_url = forms.URLField(
@@ -143,24 +107,6 @@ class ChatInstallationForm(forms.ModelForm):  # type: ignore[type-arg]
     def clean_new_slack_bot_token(self) -> str:
         return _no_spaces(str(self.cleaned_data.get("new_slack_bot_token") or ""))
 
-    def _post_clean(self) -> None:
-        # As for the help desk: the service is the last word, and its refusal must reach
-        # the re-rendered form.
-        super()._post_clean()  # type: ignore[misc]
-        if self.errors:
-            return
+    def run_service(self) -> ChatInstallation:
         secrets = {name: self.cleaned_data.get(secret_input(name)) or "" for name in CHAT_SECRETS}
-        try:
-            with transaction.atomic():
-                self.instance = support_chat_save(
-                    installation=self.instance, secrets=secrets, actor=self.actor
-                )
-        except ApplicationError as exc:
-            show_error(self, exc, {name: secret_input(name) for name in CHAT_SECRETS})
-
-    def save(self, commit: bool = True) -> Any:
-        """The service saved it while the form validated."""
-        return self.instance
-
-    def save_m2m(self) -> None:
-        """No relations to save."""
+        return support_chat_save(installation=self.instance, secrets=secrets, actor=self.actor)

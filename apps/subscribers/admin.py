@@ -23,13 +23,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from apps.core.exceptions import ApplicationError
+from apps.core.forms import ServiceFormAdmin, ServiceModelForm
 from apps.subscribers import selectors, services
 from apps.subscribers.choices import CHANNEL_ADDRESS_FIELD, SubscriberChannel
 from apps.subscribers.forms import (
     CsvImportForm,
     CustomerForm,
     SegmentForm,
-    ServiceModelForm,
     SubscriberCsvImportForm,
     SubscriberForm,
     SuppressionForm,
@@ -51,18 +51,8 @@ IMPORT_TEMPLATE = "admin/subscribers/import.html"
 CHANGE_LIST_TEMPLATE = "admin/subscribers/change_list.html"
 
 
-class ServiceFormAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServiceWriteAdmin(ServiceFormAdmin):
     """Saves through the form's service call; deletes through `delete_with`."""
-
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        assert issubclass(form, ServiceModelForm)
-        return type(form.__name__, (form,), {"actor": request.user})
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """The form's service call saved it."""
 
     def delete_with(self, request: HttpRequest, obj: Any) -> None:
         raise NotImplementedError
@@ -75,7 +65,7 @@ class ServiceFormAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             self.delete_with(request, obj)
 
 
-class CsvImportAdmin(ServiceFormAdmin):
+class CsvImportAdmin(ServiceWriteAdmin):
     """Adds `import/`: upload a CSV file, see what was (or would be) added, updated and
     rejected, row by row."""
 
@@ -397,7 +387,7 @@ PREVIEW_SAMPLE = 10
 
 
 @admin.register(Segment)
-class SegmentAdmin(ServiceFormAdmin):
+class SegmentAdmin(ServiceWriteAdmin):
     form = SegmentForm
     list_display = ("name", "rule", "member_count", "updated_at")
     search_fields = ("name", "description")
@@ -445,7 +435,7 @@ class SegmentAdmin(ServiceFormAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(ServiceFormAdmin):
+class SuppressionAdmin(ServiceWriteAdmin):
     form = SuppressionForm
     list_display = ("address", "channel", "reason", "note", "created_at")
     list_filter = ("channel", "reason")
@@ -548,7 +538,7 @@ def _sync_message(request: HttpRequest, connection: CrmConnection, full: bool | 
 
 
 @admin.register(CrmConnection)
-class CrmConnectionAdmin(ServiceFormAdmin):
+class CrmConnectionAdmin(ServiceWriteAdmin):
     form = CrmConnectionForm
     change_form_template = "admin/subscribers/crmconnection/change_form.html"
     list_display = (

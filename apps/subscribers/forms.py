@@ -1,9 +1,7 @@
 """Admin forms of customers, subscribers, segments and suppressions, and the CSV upload.
 
 The model forms keep the admin's usual pages (list, change form, history, delete) but save
-through the use-cases: while the form validates, `run_service` calls the service inside a
-savepoint, so a refusal (an ApplicationError) is shown next to the field it names and
-nothing is written; on success the saved object is the form's instance.
+through the use-cases (`apps.core.forms.ServiceModelForm`).
 """
 
 from __future__ import annotations
@@ -11,10 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db import models, transaction
 
-from apps.core.audit import Actor
-from apps.core.exceptions import ApplicationError
+from apps.core.forms import ServiceModelForm
 from apps.incidents.models import Region, Service
 from apps.subscribers import services
 from apps.subscribers.choices import (
@@ -26,44 +22,6 @@ from apps.subscribers.models import Customer, Segment, Subscriber, Subscription,
 from apps.subscribers.validators import URL_MAX
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-
-
-def show_error(form: forms.BaseForm, exc: ApplicationError) -> None:
-    """The service's refusal on the form: its message on top, each field's reason next to
-    the field (or on top, named, if the form has no such field)."""
-    form.add_error(None, exc.message)
-    for field, reasons in exc.fields.items():
-        for reason in reasons:
-            if field in form.fields:
-                form.add_error(field, reason)
-            else:
-                form.add_error(None, f"{field.replace('_', ' ').capitalize()}: {reason}")
-
-
-class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
-    """A model form whose save is one service call (see the module docstring)."""
-
-    actor: Actor = None  # set per request by the admin
-
-    def run_service(self) -> models.Model:
-        raise NotImplementedError
-
-    def _post_clean(self) -> None:
-        # The model's own validation (full_clean, unique checks) is the service's job here;
-        # running both would also find the row the service has just written.
-        if self.errors:
-            return
-        try:
-            with transaction.atomic():
-                self.instance = self.run_service()
-        except ApplicationError as exc:
-            show_error(self, exc)
-
-    def save(self, commit: bool = True) -> Any:
-        return self.instance
-
-    def save_m2m(self) -> None:
-        """The service saved the relations too."""
 
 
 def _checkboxes(choices: Any, **kwargs: Any) -> forms.MultipleChoiceField:

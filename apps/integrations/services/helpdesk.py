@@ -851,6 +851,9 @@ def helpdesk_requeued(*, incident_id: int, due_at: datetime | None) -> None:
     )
 
 
+HELPDESK_SECRETS = ("api_token", "webhook_secret")
+
+
 @transaction.atomic
 def helpdesk_installation_save(
     *, installation: HelpdeskInstallation, secrets: dict[str, str], actor: Actor
