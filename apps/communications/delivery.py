@@ -59,11 +59,8 @@ FANOUT = "communications.fanout_message"
 SEND_BATCH = "communications.send_batch"
 FANOUT_CHUNK = 2000
 BATCH_SIZE = 250
-MAX_ATTEMPTS = 6
-INTERRUPTED = (
-    f"gave up after {MAX_ATTEMPTS} attempts that never finished (the worker stopped or the "
-    "batch failed before recording a result; see the worker's log)"
-)
+MAX_ATTEMPTS = broadcast.MAX_ATTEMPTS
+INTERRUPTED = broadcast.INTERRUPTED
 PENDING_GRACE = timedelta(minutes=2)
 SENDING_GRACE = timedelta(minutes=10)
 QUEUE: dict[str, str] = {
@@ -430,6 +427,7 @@ def sweep() -> dict[str, int]:
         exhausted = stuck.filter(attempts__gte=MAX_ATTEMPTS)
         finished = set(exhausted.values_list("message_id", flat=True).distinct())
         gave_up = exhausted.update(status=DeliveryStatus.FAILED, error=INTERRUPTED)
+        finished |= broadcast.fail_exhausted(now=now)
         reset = stuck.update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
         lost_fanouts = list(
             Message.objects.filter(

@@ -16,7 +16,7 @@ from apps.communications.services import (
 )
 from apps.core.exceptions import Conflict, ValidationFailed
 from apps.incidents.services import incident_open
-from apps.subscribers.models import Subscriber
+from apps.subscribers.models import BroadcastDelivery, Subscriber
 from apps.subscribers.tokens import manage_token_sign
 from tests.factories import CustomerFactory, SubscriberFactory, SuppressionFactory
 
@@ -200,6 +200,30 @@ def test_a_row_whose_every_attempt_was_cut_off_fails_with_its_reason(incident, a
     assert doomed.status == "failed" and doomed.error.startswith("gave up after 6 attempts")
     message.refresh_from_db()
     assert message.state == "sent"  # every row has its outcome
+
+
+def test_a_broadcast_whose_every_attempt_was_cut_off_fails_and_the_message_finishes(
+    incident, audience
+) -> None:
+    message = message_draft(
+        kind="initial_alert",
+        update=incident.updates.get(),
+        channels=["email", "status_page"],
+        actor=ACTOR,
+    )
+    message = message_publish(message=message, actor=ACTOR, approver=True)
+    delivery.fanout(message.pk)
+    Delivery.objects.filter(message=message).update(status="sent")
+    long_ago = timezone.now() - timedelta(minutes=30)
+    page = BroadcastDelivery.objects.get(message=message, channel="status_page")
+    BroadcastDelivery.objects.filter(pk=page.pk).update(
+        status="sending", queued_at=long_ago, attempts=delivery.MAX_ATTEMPTS
+    )
+    delivery.sweep()
+    page.refresh_from_db()
+    assert page.status == "failed" and page.error.startswith("gave up after 6 attempts")
+    message.refresh_from_db()
+    assert message.state == "sent"  # the stuck broadcast was its last unfinished item
 
 
 def test_channels_may_be_narrowed_not_widened(incident) -> None:

@@ -24,7 +24,7 @@ import random
 from abc import abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from celery import current_app
@@ -41,6 +41,10 @@ CHANNELS = frozenset({ChannelKey.IN_APP, ChannelKey.STATUS_PAGE, ChannelKey.SOCI
 QUEUE = "send.webhook"
 SEND_TASK = "communications.send_batch"  # delivery.SEND_BATCH (a test keeps them equal)
 MAX_ATTEMPTS = 6
+INTERRUPTED = (
+    f"gave up after {MAX_ATTEMPTS} attempts that never finished (the worker stopped or the "
+    "batch failed before recording a result; see the worker's log)"
+)
 PENDING_GRACE = timedelta(minutes=2)
 SENDING_GRACE = timedelta(minutes=10)
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -101,20 +105,26 @@ def unfinished(message_id: int) -> bool:
     return BroadcastDelivery.objects.filter(message_id=message_id, status__in=UNFINISHED).exists()
 
 
+def fail_exhausted(*, now: datetime) -> set[int]:
+    """Broadcasts stuck in `sending` whose every attempt was cut off fail with the reason
+    (rather than being retried for ever); returns their messages, to be finished."""
+    exhausted = BroadcastDelivery.objects.filter(
+        status=DeliveryStatus.SENDING,
+        queued_at__lt=now - SENDING_GRACE,
+        attempts__gte=MAX_ATTEMPTS,
+    )
+    messages = set(exhausted.values_list("message_id", flat=True).distinct())
+    exhausted.update(status=DeliveryStatus.FAILED, error=INTERRUPTED)
+    return messages
+
+
 def requeue_stale(*, skip: Collection[int] = ()) -> int:
     """Reset broadcasts stuck in `sending` and re-queue the stale pending ones (messages in
     `skip` were re-queued by the caller already)."""
     now = timezone.now()
-    stuck = BroadcastDelivery.objects.filter(
+    BroadcastDelivery.objects.filter(
         status=DeliveryStatus.SENDING, queued_at__lt=now - SENDING_GRACE
-    )
-    # Every attempt cut off: failed with its reason rather than retried for ever.
-    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
-        status=DeliveryStatus.FAILED,
-        error=f"gave up after {MAX_ATTEMPTS} attempts that never finished (the worker "
-        "stopped or the post failed before recording a result; see the worker's log)",
-    )
-    stuck.update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
+    ).update(status=DeliveryStatus.PENDING, queued_at=now - PENDING_GRACE * 2)
     messages = set(
         BroadcastDelivery.objects.filter(
             status=DeliveryStatus.PENDING, queued_at__lt=now - PENDING_GRACE
