@@ -45,7 +45,27 @@ def _on_catalog_change(sender: Any, **kwargs: Any) -> None:
     transaction.on_commit(lambda: _changed(schema), robust=True)
 
 
-def _on_audience_change(sender: Any, **kwargs: Any) -> None:
+# What a subscriber row tells the banners: whose it is and whether it still follows.
+BANNER_SUBSCRIBER_FIELDS = frozenset({"customer", "customer_id", "unsubscribed_at"})
+
+
+def _touches_banners(instance: Any, *, created: bool, update_fields: Any) -> bool:
+    """Banners follow customers (their region, and the services their people follow): a new
+    subscriber of no customer (a sign-up on the page), or a save of fields banners never
+    read (a webhook disabled, a time zone), leaves every banner as it is."""
+    if isinstance(instance, Subscription):
+        return Subscriber.objects.filter(pk=instance.subscriber_id, customer__isnull=False).exists()
+    if isinstance(instance, Subscriber):
+        if created:
+            return instance.customer_id is not None
+        return not update_fields or bool(BANNER_SUBSCRIBER_FIELDS & set(update_fields))
+    return True
+
+
+def _on_audience_change(sender: Any, instance: Any = None, **kwargs: Any) -> None:
+    created = bool(kwargs.get("created"))
+    if not _touches_banners(instance, created=created, update_fields=kwargs.get("update_fields")):
+        return
     schema = current_schema()
     transaction.on_commit(lambda: store.version_bump(schema, store.BANNERS), robust=True)
 

@@ -5,9 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.core.tenancy import current_schema
 from apps.incidents.choices import Channel
 from apps.incidents.models import SeverityPolicy
-from apps.incidents.services import incident_open, maintenance_schedule, maintenance_start
+from apps.incidents.services import (
+    incident_open,
+    maintenance_schedule,
+    maintenance_start,
+    severity_policy_update,
+)
+from apps.statuspage import store
 from apps.subscribers.models import Subscriber
 from apps.subscribers.services import customer_upsert, subscriber_update
 from tests.factories import CustomerFactory, RegionFactory, ServiceFactory, SubscriberFactory
@@ -191,9 +198,27 @@ def test_a_severity_policy_change_shows_in_the_banners(
     assert "Typo on the dashboard" not in titles(page, None)
     policy = SeverityPolicy.objects.get(level="P4")
     with django_capture_on_commit_callbacks(execute=True):
-        policy.channels = [*policy.channels, Channel.IN_APP]
-        policy.save()
+        severity_policy_update(
+            policy=policy, changes={"channels": [*policy.channels, Channel.IN_APP]}, actor=ACTOR
+        )
     assert "Typo on the dashboard" in titles(page, None)
+
+
+def test_subscriber_saves_banners_never_read_keep_them_cached(
+    page, setup, django_capture_on_commit_callbacks
+) -> None:
+    """A webhook turned off, or a sign-up on the page (a subscriber of no customer), does
+    not make every customer's banner render again (during an outage both are frequent)."""
+    before = store.version_current(current_schema(), banners=True)
+    subscriber = Subscriber.objects.get(customer__external_key="api-co")
+    with django_capture_on_commit_callbacks(execute=True):
+        subscriber.webhook_failures = 5  # as endpoint health saves it
+        subscriber.save(update_fields=["webhook_failures"])
+        SubscriberFactory(email="walk-in@example.com")
+    assert store.version_current(current_schema(), banners=True) == before
+    with django_capture_on_commit_callbacks(execute=True):
+        subscriber_update(subscriber=subscriber, services=["payments"], actor=ACTOR)
+    assert store.version_current(current_schema(), banners=True) > before
 
 
 def test_a_customer_change_leaves_the_rest_of_the_page_cached(
