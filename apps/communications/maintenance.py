@@ -31,10 +31,10 @@ from apps.communications.context import status_page_url
 from apps.communications.models import CadenceSettings, Message
 from apps.communications.rendering import local
 from apps.communications.services import (
-    default_channels,
     message_cancel,
     message_draft,
     message_publish,
+    told_channels,
 )
 from apps.communications.staff import ACTOR, Recipient, guarded, reminder_claim, staff_alert
 from apps.core.events import DomainEvent, subscribe
@@ -114,12 +114,7 @@ def cancellation_for_maintenance(event: DomainEvent) -> None:
         return  # told already (the handler may run twice)
     for waiting in messages.filter(state__in=(MessageState.DRAFT, MessageState.APPROVED)):
         message_cancel(message=waiting, actor=ACTOR)
-    heard: set[str] = set()
-    for channels in messages.filter(
-        state__in=(MessageState.SENDING, MessageState.SENT)
-    ).values_list("channels", flat=True):
-        heard.update(channels)
-    chosen = [c for c in default_channels(None) if c in heard and c not in SHOWS_THE_WINDOW]
+    chosen = [c for c in told_channels(maintenance=window) if c not in SHOWS_THE_WINDOW]
     if not chosen:
         return  # nobody heard of the window: nothing to call off
     maintenance_message_send(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -32,11 +33,15 @@ FOLLOW_EMAIL = (ChannelKey.WEBHOOK, ChannelKey.SLACK, ChannelKey.TEAMS)
 APPROVAL_SEVERITIES = ("P1", "P2")
 
 
-def told_channels(incident: Incident) -> list[str]:
-    """The channels earlier messages about `incident` went out on (sending or sent)."""
+def told_channels(
+    incident: Incident | None = None, *, maintenance: MaintenanceWindow | None = None
+) -> list[str]:
+    """The channels earlier messages about `incident` (or `maintenance`) went out on
+    (sending or sent)."""
+    about = Q(incident=incident) if incident is not None else Q(maintenance=maintenance)
     heard: set[str] = set()
     for channels in Message.objects.filter(
-        incident=incident, state__in=(MessageState.SENDING, MessageState.SENT)
+        about, state__in=(MessageState.SENDING, MessageState.SENT)
     ).values_list("channels", flat=True):
         heard.update(channels)
     return [c for c in ChannelKey.values if c in heard]
