@@ -406,6 +406,22 @@ def test_invalid_requests_count_against_the_client_too(page, services) -> None:
         assert subscribe(page, email="ada@example.com").status_code == 429
 
 
+def test_behind_a_proxy_each_client_is_counted_by_the_proxys_header(tenant_db, services) -> None:
+    """With CLARION_CLIENT_IP_HEADER, clients behind one reverse proxy (one REMOTE_ADDR)
+    have a limit each; without it they would share the proxy's."""
+    proxy = {"HTTP_HOST": "test.localhost", "REMOTE_ADDR": "10.0.0.2"}
+    with override_settings(CLARION_SUBSCRIBE_LIMIT_PER_IP=(1, 3600)):
+        with override_settings(CLARION_CLIENT_IP_HEADER="X-Real-IP"):
+            ada = Client(**proxy, HTTP_X_REAL_IP="198.51.100.7")
+            bob = Client(**proxy, HTTP_X_REAL_IP="198.51.100.8")
+            assert subscribe(ada, email="ada@example.com").status_code == 200
+            assert subscribe(bob, email="bob@example.com").status_code == 200
+            assert subscribe(ada, email="ada2@example.com").status_code == 429
+        shared = Client(**proxy)
+        assert subscribe(shared, email="cy@example.com").status_code == 200
+        assert subscribe(shared, email="dee@example.com").status_code == 429
+
+
 def test_ipv6_clients_are_counted_by_their_64_network(tenant_db, services) -> None:
     with override_settings(CLARION_SUBSCRIBE_LIMIT_PER_IP=(1, 3600)):
         one = Client(HTTP_HOST="test.localhost", REMOTE_ADDR="2001:db8:1:2::10")
