@@ -135,3 +135,14 @@ def smtp():
     ):
         yield sink
     controller.stop()
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Tasks queued with `.delay()`/`.apply_async()` (by handlers too) run at once, in this
+    process and transaction (their retries too, at once)."""
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False

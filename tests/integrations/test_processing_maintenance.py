@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from apps.incidents.services import (
 from apps.integrations.choices import EventStatus
 from apps.integrations.models import InboundEvent
 from apps.integrations.tasks import release_maintenance_alerts
-from config.celery import app as celery_app
 from tests.integrations.conftest import add_rule, am_alert
 
 
@@ -43,16 +41,6 @@ def planned(catalog) -> MaintenanceWindow:
 @pytest.fixture
 def window(planned) -> MaintenanceWindow:
     return maintenance_start(window=planned, actor="pytest")
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Tasks queued by handlers run at once, in this process and transaction."""
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 def complete(window: MaintenanceWindow, capture, *, handlers: bool = True) -> None:

@@ -10,7 +10,6 @@ import pytest
 from apps.incidents.models import Incident, IncidentUpdate, Region, Service
 from apps.incidents.services import incident_open, incident_post_update, incident_resolve
 from apps.postmortems.models import SlaPolicy, TierSlaPolicy
-from config.celery import app as celery_app
 from tests.factories import ALL_CLEAR, RegionFactory, ServiceFactory
 from tests.subscribers.crm_fakes import FakeSalesforce, make_certificate
 
@@ -59,17 +58,6 @@ def salesforce(certificate, monkeypatch) -> Iterator[FakeSalesforceTasks]:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Tasks queued with `.delay()`/`.apply_async()` run at once, in this process and
-    transaction (their retries too, at once)."""
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture

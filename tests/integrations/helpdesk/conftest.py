@@ -19,7 +19,6 @@ from apps.incidents.models import Incident
 from apps.incidents.services import incident_open, incident_resolve
 from apps.integrations.models_support import ChatInstallation, HelpdeskInstallation
 from apps.integrations.services.helpdesk import helpdesk_installation_save
-from config.celery import app as celery_app
 from tests.conftest import TEST_HOST
 from tests.factories import CustomerFactory, RegionFactory, ServiceFactory, SubscriberFactory
 from tests.fakes_chat import start_fake_chat
@@ -29,16 +28,6 @@ from tests.fakes_zendesk import start_fake_zendesk
 
 ACTOR = "pytest"
 WEBHOOK_SECRET = "zd-signing-secret-0123456789"
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Tasks queued by handlers run at once, in this process and transaction."""
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture
