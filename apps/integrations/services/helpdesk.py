@@ -634,30 +634,30 @@ def helpdesk_close(*, incident_id: int) -> HelpdeskProblem | None:
                     if _replied_after_flag(helpdesk, link):
                         _leave_open(helpdesk, problem, link)
             text = resolution_text(incident)
-            done = _attempt(
-                incident,
-                problem.external_id,
-                "resolution_posted",
-                lambda: helpdesk.resolve_problem(
-                    problem_id=problem.external_id, comment=text, solve=installation.auto_close
-                ),
-            )
+            refusal = ""
+            try:
+                _recorded(
+                    incident,
+                    problem.external_id,
+                    "resolution_posted",
+                    lambda: helpdesk.resolve_problem(
+                        problem_id=problem.external_id, comment=text, solve=installation.auto_close
+                    ),
+                )
+            except PermanentError as exc:
+                refusal = str(exc) or "no reason given"
             if installation.auto_close:
                 # Refused (deleted, closed): the help desk solves nothing with the problem,
                 # so every ticket is solved here, one by one.
                 for link in _open_links(incident):
-                    _solve_one(helpdesk, problem, link, text, with_problem=done is not None)
-            if done is None:
-                refusal = HelpdeskAction.objects.filter(
-                    incident=incident, ticket_id=problem.external_id, action="resolution_posted"
-                ).first()
+                    _solve_one(helpdesk, problem, link, text, with_problem=not refusal)
+            if refusal:
                 _record(
                     incident,
                     problem.external_id,
                     "problem_given_up",
                     ActionOutcome.REFUSED,
-                    f"The known-issue ticket refused the resolution "
-                    f"({refusal.detail if refusal else 'no reason given'}); "
+                    f"The known-issue ticket refused the resolution ({refusal}); "
                     + (
                         "Clarion solved the linked tickets itself"
                         if installation.auto_close
