@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from django.contrib import admin, messages
@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 
 from apps.core.exceptions import ApplicationError
 from apps.incidents.forms import ObjectForm, PortalForm
+from apps.incidents.services.common import humanise
 
 M = TypeVar("M", bound=models.Model)
 
@@ -30,20 +31,6 @@ FORM_PAGE_TEMPLATE = "admin/incidents/form_page.html"
 
 def utc(value: datetime | None, empty: str = "—") -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else empty
-
-
-def humanise(delta: timedelta) -> str:
-    """'under 1 min', '12 min', '2 h 5 min', '3 d 4 h'."""
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 1:
-        return "under 1 min"
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min"
 
 
 def clock(due: datetime | None, *, overdue: bool, now: datetime) -> SafeString | str:

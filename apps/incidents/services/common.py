@@ -77,3 +77,17 @@ def check_future(field: str, value: datetime, now: datetime) -> FieldErrors:
 
 def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in fields}
+
+
+def humanise(delta: timedelta) -> str:
+    """'under 1 min', '12 min', '2 h 5 min', '3 d 4 h'."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "under 1 min"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"

@@ -33,6 +33,7 @@ from apps.incidents.services.common import (
     UNCHANGED,
     Unchanged,
     check_future,
+    humanise,
     resolve_regions,
     resolve_services,
     snapshot,
@@ -75,14 +76,6 @@ def _update_interval(incident: Incident) -> timedelta | None:
     return _cadence(incident)[0]
 
 
-def _every(interval: timedelta) -> str:
-    """'30 min', '2 h', '1 h 30 min'."""
-    hours, minutes = divmod(int(interval.total_seconds() // 60), 60)
-    if hours and minutes:
-        return f"{hours} h {minutes} min"
-    return f"{hours} h" if hours else f"{minutes} min"
-
-
 def _check_promise(
     incident: Incident, promised: datetime, *, eta: datetime | Unchanged | None, now: datetime
 ) -> list[str]:
@@ -98,7 +91,7 @@ def _check_promise(
         return []
     cadence = "an extended outage" if extended else f"a {incident.severity} incident"
     return [
-        f"Customers of {cadence} hear from us every {_every(interval)}: promise the next "
+        f"Customers of {cadence} hear from us every {humanise(interval)}: promise the next "
         f"update no later than {now + interval:%Y-%m-%d %H:%M} UTC."
     ]
 
