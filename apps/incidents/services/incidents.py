@@ -49,6 +49,19 @@ def _author(actor: Actor) -> dict[str, Any]:
     }
 
 
+def _internal_note(incident: Incident, note: str, *, actor: Actor, now: datetime) -> IncidentUpdate:
+    """A staff-only timeline entry (never on the status page, never sent)."""
+    return IncidentUpdate.objects.create(
+        incident=incident,
+        status=incident.status,
+        internal_note=note,
+        deliver_notifications=False,
+        created_at=now,
+        display_at=now,
+        **_author(actor),
+    )
+
+
 def _lock(incident: Incident) -> Incident:
     """The incident's row, locked for this transaction, so concurrent moves serialise."""
     return Incident.objects.select_for_update().get(pk=incident.pk)
@@ -450,15 +463,7 @@ def incident_confirm_impact(*, incident: Incident, actor: Actor) -> Incident:
     _acknowledge(incident, now)
     incident.next_update_due = _next_update_due(incident, promised=None, now=now)
     incident.save()
-    IncidentUpdate.objects.create(
-        incident=incident,
-        status=incident.status,
-        created_at=now,
-        display_at=now,
-        internal_note="Customer impact confirmed.",
-        deliver_notifications=False,
-        **_author(actor),
-    )
+    _internal_note(incident, "Customer impact confirmed.", actor=actor, now=now)
     audit_record(actor=actor, action="incident.impact_confirmed", obj=incident)
     emit(events.INCIDENT_IMPACT_CONFIRMED, incident_id=incident.pk)
     return incident
@@ -493,15 +498,7 @@ def incident_change_severity(
     note = f"Severity changed from {old} to {severity}." + (
         f" {reason.strip()}" if reason.strip() else ""
     )
-    IncidentUpdate.objects.create(
-        incident=incident,
-        status=incident.status,
-        internal_note=note,
-        created_at=now,
-        display_at=now,
-        deliver_notifications=False,
-        **_author(actor),
-    )
+    _internal_note(incident, note, actor=actor, now=now)
     audit_record(
         actor=actor,
         action="incident.severity_changed",
@@ -643,15 +640,7 @@ def incident_reopen(*, incident: Incident, reason: str, actor: Actor) -> Inciden
         incident.eta_unknown_since = now  # the extended-outage clock starts again
     incident.next_update_due = _next_update_due(incident, promised=None, now=now)
     incident.save()
-    IncidentUpdate.objects.create(
-        incident=incident,
-        status=incident.status,
-        internal_note=f"Reopened: {reason.strip()}",
-        created_at=now,
-        display_at=now,
-        deliver_notifications=False,
-        **_author(actor),
-    )
+    _internal_note(incident, f"Reopened: {reason.strip()}", actor=actor, now=now)
     audit_record(actor=actor, action="incident.reopened", obj=incident, details={"reason": reason})
     parent = incident.parent
     if parent is not None and not parent.is_open:
@@ -791,15 +780,7 @@ def _detach(child: Incident, *, note: str, now: datetime, actor: Actor) -> None:
     child.save(update_fields=["parent", "next_update_due", "updated_at"])
     if child.customer_impact_confirmed:
         note += " Customers have not heard of it on its own yet: post an update."
-    IncidentUpdate.objects.create(
-        incident=child,
-        status=child.status,
-        internal_note=note,
-        deliver_notifications=False,
-        created_at=now,
-        display_at=now,
-        **_author(actor),
-    )
+    _internal_note(child, note, actor=actor, now=now)
     audit_record(
         actor=actor, action="incident.detached", obj=child, details={"parent_id": parent_id}
     )
@@ -818,15 +799,7 @@ def incident_detach_child(*, child: Incident, reason: str = "", actor: Actor) ->
     _require_open(child, "detach it")
     parent = Incident.objects.get(pk=child.parent_id)  # only its timeline is written to
     now = timezone.now()
-    IncidentUpdate.objects.create(
-        incident=parent,
-        status=parent.status,
-        internal_note=f"Incident #{child.pk} ({child.title}) detached.",
-        deliver_notifications=False,
-        created_at=now,
-        display_at=now,
-        **_author(actor),
-    )
+    _internal_note(parent, f"Incident #{child.pk} ({child.title}) detached.", actor=actor, now=now)
     note = f"Detached from parent incident #{parent.pk}."
     if reason.strip():
         note += f" {reason.strip()}"
@@ -908,15 +881,12 @@ def incident_extend_cadence(
     incident.save(update_fields=["next_update_due", "updated_at"])
     minutes = int(settings.extended_update_interval.total_seconds() // 60)
     hours = settings.extended_outage_after.total_seconds() / 3600
-    IncidentUpdate.objects.create(
-        incident=incident,
-        status=incident.status,
-        internal_note=f"Extended outage: no ETA for over {hours:g} h; customer updates are "
+    _internal_note(
+        incident,
+        f"Extended outage: no ETA for over {hours:g} h; customer updates are "
         f"now due every {minutes} minutes.",
-        deliver_notifications=False,
-        created_at=now,
-        display_at=now,
-        **_author(actor),
+        actor=actor,
+        now=now,
     )
     audit_record(
         actor=actor,
