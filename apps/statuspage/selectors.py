@@ -219,18 +219,24 @@ def _components_of(
     return [c for pk, c in components.items() if pk in service_ids]
 
 
-def components_json(page_id: str) -> list[dict[str, Any]]:
+def components_json(
+    page_id: str, by_service: Mapping[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Every component object, then the groups'. `by_service`: what `components_by_service`
+    gave the caller already (the statuses are not read again)."""
     services = list(_services_in_page_order())
-    statuses = service_statuses(services=services, public=True)
+    if by_service is None:
+        statuses = service_statuses(services=services, public=True)
+        by_service = {s.pk: component_json(s, statuses[s.pk], page_id) for s in services}
     groups = {s.group.pk: s.group for s in services if s.group is not None}
     children: defaultdict[int, list[str]] = defaultdict(list)
     rows: list[dict[str, Any]] = []
     for service in services:
         if service.group_id is not None:
             children[service.group_id].append(service.slug)
-        rows.append(component_json(service, statuses[service.pk], page_id))
+        rows.append(by_service[service.pk])
     for group in groups.values():
-        member_statuses = [statuses[s.pk] for s in services if s.group_id == group.pk]
+        member_statuses = [by_service[s.pk]["status"] for s in services if s.group_id == group.pk]
         rows.append(
             {
                 "id": group_id(group),

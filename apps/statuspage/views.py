@@ -111,7 +111,7 @@ def build_summary() -> tuple[bytes, str]:
     return _dump(
         {
             "page": _page(),
-            "components": selectors.components_json(page_id()),
+            "components": selectors.components_json(page_id(), components),
             "incidents": incidents,
             "scheduled_maintenances": maintenances,
             "status": selectors.status_json(incidents, maintenances),
@@ -149,7 +149,7 @@ def build_home() -> tuple[bytes, str]:
     shared = _components()
     incidents = _incidents(limit=None, unresolved=True, components=shared)
     maintenances = _maintenances("open", components=shared)
-    components = selectors.components_json(page_id())
+    components = selectors.components_json(page_id(), shared)
     uptime = selectors.uptime_by_service()
     services = {s.slug: s for s in selectors.Service.objects.all()}
     groups: list[dict[str, Any]] = []

@@ -1,6 +1,10 @@
 """Statuspage v2-compatible JSON: same paths, field names and enums; nothing internal."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.statuspage import views
 
 PATHS = [
     "/api/v2/summary.json",
@@ -188,3 +192,17 @@ def test_incidents_and_maintenances_carry_the_components_json_objects(page, worl
     assert search["group_id"] is not None and set(search) >= COMPONENT_FIELDS
     upcoming = next(w for w in windows if w["name"] == "Search upgrade")
     assert upcoming["components"] == [current["search"]]
+
+
+def test_the_summary_and_the_home_page_read_the_component_statuses_once(world) -> None:
+    """Their incidents, maintenances and component list share one read of every service's
+    current status (rendered once per change, but a page of 50 services is a page)."""
+    for build in (views.build_summary, views.build_home):
+        with CaptureQueriesContext(connection) as ctx:
+            build()
+        status_reads = [
+            q["sql"]
+            for q in ctx.captured_queries
+            if q["sql"].startswith('SELECT "incidents_incidentservice"."service_id" AS')
+        ]
+        assert len(status_reads) == 1, build.__name__
