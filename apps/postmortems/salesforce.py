@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -38,7 +37,7 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceR
 
 from apps.core.audit import audit_record
 from apps.core.exceptions import IntegrationError, PermanentError, TransientError
-from apps.core.tenancy import current_schema
+from apps.core.tenancy import tenant_session_lock
 from apps.integrations.outbound.salesforce.client import (
     FAILURES,
     SalesforceClient,
@@ -150,18 +149,10 @@ def credits_to_push() -> QuerySet[SlaCredit]:
     )
 
 
-@contextmanager
-def _credit_lock(credit_id: int) -> Iterator[None]:
+def _credit_lock(credit_id: int) -> AbstractContextManager[bool]:
     """One push of a credit at a time (a session-level advisory lock: what a push records
     commits as it happens), so that two overlapping tasks never create two Tasks."""
-    key = f"clarion.sla_credit_push:{current_schema()}:{credit_id}"
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-    try:
-        yield
-    finally:
-        with db_connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return tenant_session_lock(f"sla_credit_push:{credit_id}", wait=True)
 
 
 def _push_one(client: CreditTaskClient, credit_id: int) -> str:

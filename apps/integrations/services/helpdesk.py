@@ -34,20 +34,19 @@ of parking a worker.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from secrets import token_urlsafe
 from typing import TypeVar
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.core.audit import Actor, audit_record
 from apps.core.exceptions import PermanentError, TransientError, ValidationFailed
-from apps.core.tenancy import current_schema
+from apps.core.tenancy import tenant_lock_name, tenant_session_lock
 from apps.incidents.models import Incident
 from apps.integrations.models_support import (
     ActionOutcome,
@@ -228,10 +227,10 @@ class HelpdeskBusy(TransientError):
     """Another task is working on the incident's help desk: try again later."""
 
 
-def helpdesk_lock_key(incident_id: int) -> int:
-    """The advisory lock key of one incident's help-desk work in the current schema."""
-    digest = hashlib.sha256(f"helpdesk:{current_schema()}:{incident_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+def helpdesk_lock_key(incident_id: int) -> str:
+    """The key of the advisory lock of one incident's help-desk work (hashed with
+    `hashtextextended(key, 0)`), in the current schema."""
+    return tenant_lock_name(f"helpdesk:{incident_id}")
 
 
 @contextmanager
@@ -240,17 +239,10 @@ def _incident_lock(incident_id: int) -> Iterator[None]:
     the recorded actions commit as they happen). Not waited for: a task finding it taken
     raises `HelpdeskBusy` and retries with backoff, rather than holding a worker (and its
     database connection) until the other one is done."""
-    key = helpdesk_lock_key(incident_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        (locked,) = cursor.fetchone() or (False,)
-    if not locked:
-        raise HelpdeskBusy(f"another task is working on incident #{incident_id}'s help desk")
-    try:
+    with tenant_session_lock(f"helpdesk:{incident_id}", wait=False) as locked:
+        if not locked:
+            raise HelpdeskBusy(f"another task is working on incident #{incident_id}'s help desk")
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _connect(incident: Incident, installation: HelpdeskInstallation) -> Provider:

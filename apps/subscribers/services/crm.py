@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -50,7 +49,7 @@ from apps.core.exceptions import (
     TransientError,
     ValidationFailed,
 )
-from apps.core.tenancy import current_schema
+from apps.core.tenancy import tenant_lock_name, tenant_session_lock
 from apps.incidents.models import Region
 from apps.integrations.outbound.crm import (
     CrmAccount,
@@ -751,26 +750,15 @@ class _Sync:
 
 
 def crm_sync_lock_key(connection: CrmConnection) -> str:
-    """The name of the advisory lock a sync of `connection` holds (hashed with
-    `hashtextextended(name, 0)`); per schema, since every tenant numbers its connections."""
-    return f"clarion.crm_sync:{current_schema()}:{connection.pk}"
+    """The key of the advisory lock a sync of `connection` holds (hashed with
+    `hashtextextended(key, 0)`); per schema, since every tenant numbers its connections."""
+    return tenant_lock_name(f"crm_sync:{connection.pk}")
 
 
-@contextmanager
-def _sync_lock(connection: CrmConnection) -> Iterator[bool]:
+def _sync_lock(connection: CrmConnection) -> AbstractContextManager[bool]:
     """Whether this session got the connection's lock (held until the block ends). A
     session-level lock: the sync commits as it goes, not in one transaction."""
-    key = crm_sync_lock_key(connection)
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
-        row = cursor.fetchone()
-    acquired = bool(row and row[0])
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with db_connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+    return tenant_session_lock(f"crm_sync:{connection.pk}", wait=False)
 
 
 def _full_due(connection: CrmConnection) -> bool:

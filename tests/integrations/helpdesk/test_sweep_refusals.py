@@ -154,7 +154,10 @@ def test_a_task_finding_another_at_work_on_the_incident_retries_instead_of_waiti
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:  # another worker, busy with this incident
-            cursor.execute("SELECT pg_advisory_lock(%s)", [helpdesk_lock_key(incident.pk)])
+            cursor.execute(
+                "SELECT pg_advisory_lock(hashtextextended(%s, 0))",
+                [helpdesk_lock_key(incident.pk)],
+            )
         started = time.monotonic()
         assert run_as_worker(incident.pk) == "RETRY"
         assert time.monotonic() - started < 1
