@@ -36,7 +36,6 @@ from apps.subscribers.forms import (
 )
 from apps.subscribers.models import (
     CrmConnection,
-    CrmProvider,
     CrmSyncLog,
     CrmSyncStatus,
     Customer,
@@ -44,7 +43,7 @@ from apps.subscribers.models import (
     Subscriber,
     Suppression,
 )
-from apps.subscribers.services import ImportReport
+from apps.subscribers.services import ImportReport, crm
 from apps.subscribers.services.crm import CREDENTIAL_KEYS, crm_stored_credentials
 
 IMPORT_TEMPLATE = "admin/subscribers/import.html"
@@ -133,22 +132,6 @@ class CsvImportAdmin(ServiceWriteAdmin):
 # --- customers ----------------------------------------------------------------------------
 
 
-# What the CRM sync writes on a linked customer (apps.subscribers.services.crm).
-CRM_SYNCED = ("name", "tier", "region", "monthly_fee", "currency")
-CRM_ID_FIELD: dict[str, str] = {
-    CrmProvider.SALESFORCE.value: "salesforce_account_id",
-    CrmProvider.HUBSPOT.value: "hubspot_company_id",
-}
-
-
-def crm_owner(customer: Customer) -> CrmConnection | None:
-    """The enabled CRM connection whose sync keeps `customer` up to date, if any."""
-    for connection in CrmConnection.objects.filter(enabled=True):
-        if getattr(customer, CRM_ID_FIELD.get(connection.provider, ""), ""):
-            return connection
-    return None
-
-
 @admin.register(Customer)
 class CustomerAdmin(CsvImportAdmin):
     form = CustomerForm
@@ -176,14 +159,14 @@ class CustomerAdmin(CsvImportAdmin):
         if obj is None:
             return ()
         # A CRM-linked customer's synced fields: the next sync would undo a change here.
-        return ("external_key", *(CRM_SYNCED if crm_owner(obj) else ()))
+        return ("external_key", *(crm.CRM_SYNCED if crm.crm_owner(obj) else ()))
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        owner = crm_owner(obj) if obj is not None else None
+        owner = crm.crm_owner(obj) if obj is not None else None
         if owner is None:
             return self.fieldsets
         ((title, options), *rest) = self.fieldsets
-        account = getattr(obj, CRM_ID_FIELD[owner.provider])
+        account = getattr(obj, crm.CUSTOMER_ID_FIELD[owner.provider])
         note = (
             f"Name, tier, region, monthly fee and currency come from {owner} (account "
             f"{account}): change them there, since each sync replaces them here."

@@ -343,6 +343,23 @@ def crm_connection_delete(*, connection: CrmConnection, actor: Actor) -> None:
     connection.delete()
 
 
+# The Customer field holding each CRM's account id (the providers say which).
+CUSTOMER_ID_FIELD: dict[str, str] = {
+    CrmProvider.SALESFORCE.value: salesforce.SalesforceProvider.customer_id_field,
+    CrmProvider.HUBSPOT.value: hubspot.HubSpotProvider.customer_id_field,
+}
+# What the sync writes on a linked customer (`_apply_account`): its own copy would be undone.
+CRM_SYNCED = ("name", "tier", "region", "monthly_fee", "currency")
+
+
+def crm_owner(customer: Customer) -> CrmConnection | None:
+    """The enabled CRM connection whose sync keeps `customer` up to date, if any."""
+    for connection in CrmConnection.objects.filter(enabled=True):
+        if getattr(customer, CUSTOMER_ID_FIELD.get(connection.provider, ""), ""):
+            return connection
+    return None
+
+
 def crm_source(connection: CrmConnection, *, retry: RetryPolicy) -> CrmSource:
     """The provider that reads `connection`'s CRM (a password login happens here)."""
     mapping, errors = crm_mapping(connection.provider, connection.mapping or {})
