@@ -176,6 +176,10 @@ class Helpdesk(ABC):
         """Post the resolution as a public comment on the problem; solve it if `solve`."""
 
     @abstractmethod
+    def reopen_problem(self, *, problem_id: str, note: str) -> None:
+        """The incident is back: the problem open again, with an internal `note`."""
+
+    @abstractmethod
     def solve(self, *, ticket_id: str, comment: str) -> None:
         """Solve one ticket with a public comment."""
 

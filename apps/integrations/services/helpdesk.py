@@ -72,8 +72,6 @@ KNOWN_ISSUE_TAG = "known_issue"
 # How long the sweep leaves an incident to the task queued for it (from when that task, or
 # its retry, is due): a queue backlog plus one attempt (tasks are killed after 5 minutes).
 HELPDESK_LEASE = timedelta(minutes=10)
-# What helpdesk_for() gives: the Helpdesk interface plus `reopen_problem`.
-Provider = ZendeskHelpdesk | FreshdeskHelpdesk
 
 
 def incident_tag(incident: Incident) -> str:
@@ -88,7 +86,7 @@ def helpdesk_installation() -> HelpdeskInstallation | None:
     return HelpdeskInstallation.objects.filter(enabled=True).first()
 
 
-def helpdesk_for(installation: HelpdeskInstallation) -> Provider:
+def helpdesk_for(installation: HelpdeskInstallation) -> Helpdesk:
     """The provider the tenant picked, with its credentials."""
     if installation.provider == HelpdeskProvider.FRESHDESK:
         client = FreshdeskClient(
@@ -245,7 +243,7 @@ def _incident_lock(incident_id: int) -> Iterator[None]:
         yield
 
 
-def _connect(incident: Incident, installation: HelpdeskInstallation) -> Provider:
+def _connect(incident: Incident, installation: HelpdeskInstallation) -> Helpdesk:
     """The provider; settings it cannot work with (no API token...) are recorded as refused
     and raised."""
     try:
@@ -430,7 +428,7 @@ def helpdesk_flag(*, incident_id: int) -> HelpdeskProblem | None:
     return None  # refused for good: kept on the problem by _leased
 
 
-def _problem_reopen(helpdesk: Provider, problem: HelpdeskProblem) -> None:
+def _problem_reopen(helpdesk: Helpdesk, problem: HelpdeskProblem) -> None:
     """The incident was reopened: open its known-issue ticket again, or forget it (a new
     one is created) when the help desk refuses for good (deleted, closed), and let the
     flagging run again."""
